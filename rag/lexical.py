@@ -1,0 +1,93 @@
+"""The lexical side: BM25 (bm25s) over stemmed, stopword-free tokens of each passage."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rag.errors import IndexCorruptError
+from rag.sentences import normalize
+
+FOLDER = "lexical"
+
+
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: Sequence[str], stemmer) -> list[list[str]]:
+    """Lower-cased, stemmed word tokens with English stopwords removed."""
+    import bm25s
+
+    return bm25s.tokenize(
+        [normalize(t) for t in texts],
+        stopwords="en",
+        stemmer=stemmer,
+        return_ids=False,
+        show_progress=False,
+    )
+
+
+class LexicalIndex:
+    """BM25 over passages; row i of the index is the passage with id i."""
+
+    def __init__(self, bm25, size: int):
+        self._bm25 = bm25
+        self._stemmer = _stemmer()
+        self.size = size
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> "LexicalIndex":
+        import bm25s
+
+        bm25 = bm25s.BM25()
+        bm25.index(tokenize(texts, _stemmer()), show_progress=False)
+        return cls(bm25, len(texts))
+
+    def query_tokens(self, text: str) -> list[str]:
+        return tokenize([text], self._stemmer)[0]
+
+    def search(
+        self, tokens: list[str], k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the best k passages with a positive score, best first."""
+        known = [t for t in tokens if t in self._bm25.vocab_dict]
+        if not known or self.size == 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        scores = self._bm25.get_scores(known)
+        if allowed is not None:
+            mask = np.zeros(self.size, dtype=bool)
+            mask[allowed] = True
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, self.size)
+        top = np.argpartition(-scores, k - 1)[:k]
+        # Best first; ties broken by id so the same question always gives the same ranking.
+        top = top[np.lexsort((top, -scores[top]))]
+        top = top[scores[top] > 0]
+        return scores[top].astype(np.float32), top.astype(np.int64)
+
+    def save(self, folder: Path) -> None:
+        self._bm25.save(str(Path(folder) / FOLDER), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> "LexicalIndex":
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        try:
+            bm25 = bm25s.BM25.load(str(Path(folder) / FOLDER), mmap=True, show_progress=False)
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(
+                f"the lexical index in {folder} cannot be read ({exc}); rebuild with `rag index`"
+            ) from None
+        return cls(bm25, size)
+
+
+def content_terms(text: str, stemmer) -> set[str]:
+    """The stemmed, stopword-free terms of `text`, as BM25 sees them (used to match sentences)."""
+    return set(tokenize([text], stemmer)[0])

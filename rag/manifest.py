@@ -1,0 +1,133 @@
+"""An index folder describes itself: which build is current, and what each build was made from.
+
+Layout of an index folder:
+    CURRENT              the name of the build in use (replaced atomically when a build completes)
+    .lock                held while a build runs
+    build-<id>/          one complete build: manifest.json (written last), chunks.sqlite,
+                         dense.faiss, lexical/, sentences.npy
+A build folder without a manifest is unfinished and is never read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag import __version__
+from rag.config import IndexSettings
+from rag.documents import folder_fingerprint
+from rag.embedding import resolve_model
+from rag.errors import IndexCorruptError, IndexMissingError
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+CURRENT = "CURRENT"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The parsed manifest.json of a build."""
+
+    data: dict[str, Any]
+
+    @property
+    def docs_dir(self) -> Path | None:
+        value = self.data.get("docs_dir")
+        return Path(value) if value else None
+
+    @property
+    def fingerprint(self) -> dict[str, str]:
+        return self.data["fingerprint"]
+
+    @property
+    def model(self) -> dict[str, Any]:
+        return self.data["model"]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.data["counts"]
+
+    def stale_reasons(self, settings: IndexSettings | None, check_documents: bool = True) -> list[str]:
+        """Why this build no longer matches its documents or the given settings (empty: fresh)."""
+        reasons = []
+        if settings is not None:
+            wanted_model = resolve_model(settings.model).name
+            if wanted_model != self.model.get("name"):
+                reasons.append(f"the model is now {wanted_model!r}, the index has {self.model.get('name')!r}")
+            wanted, recorded = settings.to_dict(), self.data["settings"]
+            for key in ("chunking", "embed_sentences"):
+                if recorded.get(key) != wanted[key]:
+                    reasons.append(f"the setting {key} changed ({recorded.get(key)} -> {wanted[key]})")
+        if check_documents and self.docs_dir is not None:
+            reasons.extend(compare_fingerprints(self.fingerprint, self.docs_dir))
+        return reasons
+
+
+def compare_fingerprints(indexed: dict[str, str], docs_dir: Path) -> list[str]:
+    """What changed in `docs_dir` since the index recorded `indexed`."""
+    if not docs_dir.is_dir():
+        return [f"the documents folder {docs_dir} is gone"]
+    current = folder_fingerprint(docs_dir)
+    reasons = []
+    for source in sorted(set(indexed) | set(current)):
+        if source not in current:
+            reasons.append(f"{source} was deleted")
+        elif source not in indexed:
+            reasons.append(f"{source} is new")
+        elif current[source] != indexed[source]:
+            reasons.append(f"{source} changed")
+    return reasons
+
+
+def current_build(index_dir: Path) -> Path:
+    """The folder of the build in use; a clear error when there is none."""
+    pointer = Path(index_dir) / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise IndexMissingError(f"no index in {index_dir}/: build it with `rag index`") from None
+    folder = Path(index_dir) / name
+    if not name or "/" in name or not (folder / MANIFEST).is_file():
+        raise IndexCorruptError(
+            f"{pointer} names a build ({name!r}) that is not there; rebuild with `rag index`"
+        )
+    return folder
+
+
+def read(build: Path) -> Manifest:
+    path = Path(build) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"{path} cannot be read ({exc}); rebuild with `rag index`") from None
+    version = data.get("format") if isinstance(data, dict) else None
+    if version != FORMAT:
+        raise IndexCorruptError(
+            f"{path} has index format {version!r}; this version of rag reads format {FORMAT}: "
+            "rebuild with `rag index`"
+        )
+    return Manifest(data)
+
+
+def write(build: Path, data: dict[str, Any]) -> Manifest:
+    """Write the manifest last: its presence marks the build complete."""
+    data = {"format": FORMAT, "package_version": __version__, **data}
+    _atomic_write(Path(build) / MANIFEST, json.dumps(data, indent=2, sort_keys=True))
+    return Manifest(data)
+
+
+def point_to(index_dir: Path, build: Path) -> None:
+    """Make `build` the current one, atomically."""
+    _atomic_write(Path(index_dir) / CURRENT, Path(build).name + "\n")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)

@@ -1,0 +1,146 @@
+"""Find the passages for a query: dense, lexical, or both fused by rank; then merge overlaps.
+
+Everything here works on ids and spans; reading text and choosing highlights is `answer`'s job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from rag.chunkstore import ChunkStore, StoredChunk
+from rag.config import QuerySettings
+from rag.fusion import reciprocal_rank_fusion
+from rag.lexical import LexicalIndex
+from rag.store import VectorStore
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One passage id with the evidence behind its place in the ranking."""
+
+    id: int
+    score: float
+    dense_rank: int | None = None
+    dense_score: float | None = None
+    lexical_rank: int | None = None
+    lexical_score: float | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A span to show: one passage, or several overlapping ones merged, with its best evidence."""
+
+    doc: int
+    source: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+    chunk_ids: tuple[int, ...]
+    best: Candidate
+
+
+def rank(
+    query_vector: np.ndarray,
+    query_tokens: list[str],
+    store: VectorStore,
+    lexical: LexicalIndex,
+    settings: QuerySettings,
+    mode: str,
+    allowed: np.ndarray | None = None,
+) -> list[Candidate]:
+    """All candidates of the chosen mode, best first."""
+    depth = settings.candidates
+    dense: dict[int, tuple[int, float]] = {}
+    lexical_hits: dict[int, tuple[int, float]] = {}
+    if mode in ("dense", "hybrid"):
+        scores, ids = store.search(query_vector[None, :], depth, allowed)
+        order = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        dense = {i: (r, s) for r, (i, s) in enumerate(order, start=1)}
+    if mode in ("lexical", "hybrid"):
+        scores, ids = lexical.search(query_tokens, depth, allowed)
+        lexical_hits = {int(i): (r, float(s)) for r, (i, s) in enumerate(zip(ids, scores), start=1)}
+
+    if mode == "dense":
+        ordered = [(i, s) for i, (_, s) in dense.items()]
+    elif mode == "lexical":
+        ordered = [(i, s) for i, (_, s) in lexical_hits.items()]
+    else:
+        ordered = reciprocal_rank_fusion(
+            {"dense": list(dense), "lexical": list(lexical_hits)},
+            {"dense": settings.dense_weight, "lexical": settings.lexical_weight},
+            k=settings.rrf_k,
+        )
+    return [
+        Candidate(
+            id=i,
+            score=score,
+            dense_rank=dense.get(i, (None, None))[0],
+            dense_score=dense.get(i, (None, None))[1],
+            lexical_rank=lexical_hits.get(i, (None, None))[0],
+            lexical_score=lexical_hits.get(i, (None, None))[1],
+        )
+        for i, score in ordered
+    ]
+
+
+def merge_overlapping(
+    candidates: Sequence[Candidate], chunks: ChunkStore, k: int, batch: int = 32
+) -> list[Hit]:
+    """The best k distinct spans. A candidate overlapping a chosen span is merged into it when
+    the union stays within two passages' length, else dropped; a passage whose text duplicates
+    a chosen one (the same boilerplate in two files) is dropped. Nothing is shown twice."""
+    hits: list[Hit] = []
+    digests: set[str] = set()
+    for offset in range(0, len(candidates), batch):
+        group = candidates[offset : offset + batch]
+        for candidate, stored in zip(group, chunks.chunks([c.id for c in group])):
+            if stored.digest in digests:
+                continue
+            if _merge_into(hits, stored):
+                continue
+            digests.add(stored.digest)
+            chunk = stored.chunk
+            hits.append(
+                Hit(
+                    doc=stored.doc,
+                    source=chunk.source,
+                    start=chunk.start,
+                    end=chunk.end,
+                    line_start=chunk.line_start,
+                    line_end=chunk.line_end,
+                    chunk_ids=(stored.id,),
+                    best=candidate,
+                )
+            )
+            if len(hits) == k:
+                return hits
+    return hits
+
+
+def _merge_into(hits: list[Hit], stored: StoredChunk) -> bool:
+    """Merge `stored` into the chosen span it overlaps; False when it overlaps none."""
+    chunk = stored.chunk
+    for index, hit in enumerate(hits):
+        if hit.doc != stored.doc or chunk.end <= hit.start or chunk.start >= hit.end:
+            continue
+        start, end = min(hit.start, chunk.start), max(hit.end, chunk.end)
+        longest = max(hit.end - hit.start, chunk.end - chunk.start)
+        grows_into_another = any(
+            other is not hit and other.doc == hit.doc and other.start < end and start < other.end
+            for other in hits
+        )
+        if (start, end) != (hit.start, hit.end) and end - start <= 2 * longest and not grows_into_another:
+            hits[index] = replace(
+                hit,
+                start=start,
+                end=end,
+                line_start=min(hit.line_start, chunk.line_start),
+                line_end=max(hit.line_end, chunk.line_end),
+                chunk_ids=hit.chunk_ids + (stored.id,),
+            )
+        return True
+    return False

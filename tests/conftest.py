@@ -1,0 +1,90 @@
+"""Shared fixtures: the real model loaded once per session, and a tiny keyword embedder whose
+vectors can be worked out by hand."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+
+
+class KeywordEmbedder:
+    """One dimension per vocabulary word: a text's vector counts the vocabulary words in it,
+    normalised to unit length (all-zero texts get the last, 'other' dimension)."""
+
+    def __init__(self, vocabulary):
+        self.vocabulary = list(vocabulary)
+        self.dimension = len(self.vocabulary) + 1
+        self.max_tokens = 10_000
+        self.identity = {"name": "keyword-test", "dimension": self.dimension}
+        self.calls = 0
+
+    def embed(self, texts, progress=False):
+        self.calls += 1
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = re.findall(r"[a-z0-9]+", text.lower())
+            for column, term in enumerate(self.vocabulary):
+                vectors[row, column] = words.count(term)
+            if not vectors[row].any():
+                vectors[row, -1] = 1.0
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def count_tokens(self, texts):
+        return [len(t.split()) for t in texts]
+
+
+@pytest.fixture
+def keyword_embedder():
+    return KeywordEmbedder(["apple", "banana", "cherry", "river", "mountain", "train"])
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real all-MiniLM-L6-v2, loaded once for the whole session."""
+    from rag.embedding import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def seed_index(embedder, tmp_path_factory):
+    """A real index of a copy of the seeds, built once; tests must not modify it."""
+    from rag.config import Settings
+    from rag.index import ensure_index
+
+    docs = tmp_path_factory.mktemp("seeds")
+    for path in SEEDS.iterdir():
+        shutil.copy(path, docs / path.name)
+    settings = Settings.from_env(environ={}, docs_dir=docs, index_dir=tmp_path_factory.mktemp("index"))
+    return ensure_index(settings, embedder=embedder)
+
+
+@pytest.fixture
+def tiny_docs(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fruit.txt").write_text(
+        "Fruit\n\nThe apple grows on trees. A banana is yellow and sweet.\n"
+        "Cherry trees flower in spring.\n",
+        encoding="utf-8",
+    )
+    (docs / "travel.md").write_text(
+        "# Travel\n\nThe train follows the river. Then it climbs the mountain.\n", encoding="utf-8"
+    )
+    return docs
+
+
+@pytest.fixture
+def tiny_settings(tiny_docs, tmp_path):
+    from rag.config import Settings
+
+    return Settings.from_env(
+        environ={}, docs_dir=tiny_docs, index_dir=tmp_path / "index", model="keyword-test"
+    )

@@ -1,0 +1,34 @@
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.errors import ConfigError
+
+
+def test_defaults_are_documented_values():
+    settings = Settings.from_env(environ={})
+    assert settings.query.k == 5 and settings.query.mode == "hybrid"
+    assert settings.index.model == "all-MiniLM-L6-v2"
+    assert settings.docs_dir == Path("seeds") and settings.index_dir == Path("index")
+
+
+def test_environment_then_explicit_overrides():
+    settings = Settings.from_env(environ={"RAG_K": "3", "RAG_MODE": "dense"}, k=4)
+    assert settings.query.k == 4 and settings.query.mode == "dense"
+    nested = Settings().with_overrides(**{"chunking.max_tokens": 200})
+    assert nested.index.chunking.max_tokens == 200
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [({"k": 0}, "k must be"), ({"mode": "fuzzy"}, "mode must be"), ({"nope": 1}, "unknown setting")],
+)
+def test_bad_settings_get_specific_errors(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings().with_overrides(**overrides)
+
+
+def test_bad_environment_value_names_the_variable():
+    with pytest.raises(ConfigError, match="RAG_K"):
+        Settings.from_env(environ={"RAG_K": "five"})
