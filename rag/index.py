@@ -25,7 +25,7 @@ from rag.conversation import HISTORY_WEIGHT, contextualize
 from rag.documents import document_paths
 from rag.embedding import Embedder
 from rag.errors import IndexCorruptError, IndexMissingError, QueryError, StaleIndexError
-from rag.lexical import LexicalIndex, content_terms
+from rag.lexical import LexicalIndex
 from rag.retrieval import merge_overlapping, rank
 from rag.store import FaissStore
 
@@ -131,7 +131,7 @@ class Index:
             self.chunks,
             self.store.vectors,
             self.sentence_vectors,
-            lambda text: content_terms(text, self.lexical._stemmer),
+            self.lexical.terms,
             settings,
             mode,
             used_history=context.uses_history,

@@ -52,6 +52,10 @@ class LexicalIndex:
     def query_tokens(self, text: str) -> list[str]:
         return tokenize([text], self._stemmer)[0]
 
+    def terms(self, text: str) -> set[str]:
+        """The distinct terms of `text` as this index sees them (to match sentences to a question)."""
+        return set(self.query_tokens(text))
+
     def search(
         self, tokens: list[str], k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -86,8 +90,3 @@ class LexicalIndex:
                 f"the lexical index in {folder} cannot be read ({exc}); rebuild with `rag index`"
             ) from None
         return cls(bm25, size)
-
-
-def content_terms(text: str, stemmer) -> set[str]:
-    """The stemmed, stopword-free terms of `text`, as BM25 sees them (used to match sentences)."""
-    return set(tokenize([text], stemmer)[0])
