@@ -39,6 +39,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def host_warning(host: str) -> str | None:
+    """The warning printed when the server is reachable from other machines."""
+    if host in LOCAL_HOSTS:
+        return None
+    return (f"warning: listening on {host}: anyone who can reach this machine on that interface "
+            "can read the indexed documents and query them")
+
+
 def build_ui(index):
     """The Gradio Blocks page for an open index; `ask` is also its Gradio client API."""
     import gradio as gr
@@ -77,7 +85,8 @@ def build_ui(index):
         gr.HTML("<h1 class='title'>Ask the documents</h1>" + status_html(index.describe()),
                 elem_id="header", js_on_load=None)
         conversation = gr.HTML(conversation_html([]), elem_id="conversation",
-                               js_on_load=CONVERSATION_JS, apply_default_css=False)
+                               js_on_load=CONVERSATION_JS, apply_default_css=False,
+                               min_height=160, max_height="66vh")
         turns = gr.State([])
         with gr.Row(equal_height=True):
             box = gr.Textbox(placeholder="Ask a question about the documents", show_label=False,
@@ -135,9 +144,9 @@ def main(argv=None) -> int:
     except RagError as exc:
         print(f"app: error: {exc}", file=sys.stderr)
         return 2
-    if args.host not in LOCAL_HOSTS:
-        print(f"warning: listening on {args.host}: anyone who can reach this machine can read the "
-              "indexed documents and query them", file=sys.stderr)
+    warning = host_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr)
     import uvicorn
 
     app = build_app(index)

@@ -187,8 +187,13 @@ element.addEventListener('click', (event) => {
   panel.querySelector('button.close').focus();
 });
 watch('value', () => {
+  // Bring the newest answer's question to the top of the conversation box, not of the window.
   const turns = element.querySelectorAll('.turn');
-  if (turns.length) turns[turns.length - 1].scrollIntoView({block: 'start'});
+  let box = element;
+  while (box && !/(auto|scroll)/.test(getComputedStyle(box).overflowY)) box = box.parentElement;
+  if (!turns.length || !box) return;
+  const last = turns[turns.length - 1];
+  box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 4;
 });
 """
 
@@ -202,7 +207,7 @@ document.addEventListener('keydown', (event) => { if (event.key === 'Escape' && 
 PAGE_CSS = """
 .gradio-container { max-width: 980px !important; margin: 0 auto !important; }
 .status { margin: 0; color: var(--body-text-color-subdued); font-size: 0.9em; }
-#conversation { min-height: 200px; }
+#conversation { padding: 4px 6px 0 2px; border-bottom: 1px solid var(--border-color-primary); }
 .empty { padding: 12px 16px; border: 1px dashed var(--border-color-primary); border-radius: 8px;
          color: var(--body-text-color-subdued); }
 .empty p { margin: 4px 0; }
