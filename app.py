@@ -14,10 +14,12 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 EXAMPLES = (
     ("What did NATO's Secretary General say about North Korean troops in Ukraine?",
      "004_5d5c85c0ad26f8dd.txt"),
-    ("Roughly how many troops was North Korea reported to be sending to Russia?",
+    ("How much artillery ammunition has Pyongyang sent Moscow since 2023, counted in containers?",
+     "001_7b96f2a4aa5ded35.txt"),
+    ("In which earlier war did North Korean pilots secretly fight?", "002_b0a906fabdead24a.txt"),
+    ("What did Andriy Yermak say was forming across the planet?", "003_0998b58f91dd8604.txt"),
+    ("Who does one analysis name as the real winner of the Russia–North Korea arrangement?",
      "000_526aaf833095b6c5.txt"),
-    ("Why is the partnership called a partnership of losers?", "001_7b96f2a4aa5ded35.txt"),
-    ("What did Andriy Yermak call the new alliance?", "003_0998b58f91dd8604.txt"),
 )
 """Example questions for a first visit, each shown only when the document it is about is indexed."""
 

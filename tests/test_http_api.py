@@ -189,3 +189,18 @@ def test_api_answer_is_the_cli_json_over_the_seeds(seed_index):
     assert body["answered"] and top["source"] == "004_5d5c85c0ad26f8dd.txt"
     (start, end), *_ = top["highlights"]
     assert "Mark Rutte" in seed_index.document_text(top["source"])[start:end]
+
+
+def test_the_readme_curl_example_works(seed_index):
+    import re
+
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    url, body = re.search(r"curl -s http://127\.0\.0\.1:7860(/api/\w+) .*?-d '([^']+)'", readme,
+                          re.S).groups()
+    with TestClient(create_app(seed_index)) as client:
+        response = client.post(url, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["answered"] is True
+    assert "Mark Rutte" in response.json()["passages"][0]["text"]
