@@ -9,12 +9,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from playwright.sync_api import expect
 
 from tests.browser_tools import INSTALL_HINT, WAIT_MS, ask, chromium, local_only, serving
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright").expect
 
 RUTTE = "What did NATO's Secretary General say about North Korean troops in Ukraine?"
 OFF_TOPIC = "How long should sourdough bread rise before baking?"
