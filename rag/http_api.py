@@ -43,6 +43,45 @@ class AskRequest(BaseModel):
     mode: str | None = Field(None, description=f"one of {', '.join(MODES)} (default hybrid)")
 
 
+class EvidenceDoc(BaseModel):
+    rank: int
+    score: float
+
+
+class PassageDoc(BaseModel):
+    """One passage of an answer (documentation of the JSON contract; see the README)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    rank: int
+    source: str
+    start: int = Field(description="offset of the passage in the file (Unicode code points)")
+    end: int
+    line_start: int
+    line_end: int
+    score: float = Field(description="ranking score of the mode (RRF, cosine or BM25)")
+    confidence: float = Field(description="cosine similarity to the question or its best sentence")
+    low_confidence: bool
+    text: str = Field(description="exactly file_text[start:end]")
+    highlights: list[list[int]] = Field(description="[start, end] offsets of supporting sentences")
+    dense: EvidenceDoc | None
+    lexical: EvidenceDoc | None
+
+
+class AnswerDoc(BaseModel):
+    """The answer to a question, as `rag ask --json` prints it; fields are only ever added."""
+
+    model_config = ConfigDict(extra="allow")
+
+    question: str
+    answered: bool = Field(description="whether the best passage's confidence reaches the threshold")
+    confidence: float
+    threshold: float
+    mode: str
+    used_history: bool
+    passages: list[PassageDoc]
+
+
 class Error(BaseModel):
     error: str
 
@@ -88,7 +127,10 @@ def create_app(index: Index) -> FastAPI:
     )
     _add_error_handlers(api)
 
-    @api.post("/ask", responses=ERRORS, summary="Answer a question")
+    # The response is Answer.to_dict() itself, not filtered through AnswerDoc (documentation only),
+    # so fields added to the core's JSON appear here without a change.
+    @api.post("/ask", responses={200: {"model": AnswerDoc}, **ERRORS}, response_model=None,
+              summary="Answer a question")
     def ask(request: AskRequest) -> dict:
         """The ranked passages for the question, exactly as `rag ask --json` prints them."""
         answer = index.ask(request.question, k=request.k, sources=request.sources,

@@ -75,6 +75,14 @@ def test_ask_returns_the_core_answer_as_json(client):
     assert body["passages"][0]["source"] == "fruit.txt"
 
 
+def test_fields_added_to_the_core_json_reach_the_api(client, monkeypatch):
+    from rag.answer import Answer
+
+    to_dict = Answer.to_dict
+    monkeypatch.setattr(Answer, "to_dict", lambda self: {**to_dict(self), "new_field": 1})
+    assert client.post("/api/ask", json={"question": "banana"}).json()["new_field"] == 1
+
+
 def test_ask_passes_sources_mode_and_history(client):
     body = client.post("/api/ask", json={"question": "river", "sources": ["travel.md"],
                                          "mode": "lexical", "history": ["apple"], "k": 3}).json()
@@ -86,6 +94,10 @@ def test_openapi_describes_the_endpoints(client):
     spec = client.get("/api/openapi.json").json()
     assert {"/ask", "/documents", "/documents/{source}", "/health"} <= set(spec["paths"])
     assert spec["servers"] == [{"url": "/api"}]
+    answer = spec["paths"]["/ask"]["post"]["responses"]["200"]["content"]["application/json"]
+    assert answer["schema"]["$ref"].endswith("/AnswerDoc")
+    assert {"passages", "answered"} <= set(spec["components"]["schemas"]["AnswerDoc"]["properties"])
+    assert spec["paths"]["/ask"]["post"]["responses"]["400"]
     assert client.get("/api/docs").status_code == 200
 
 
