@@ -95,9 +95,10 @@ def answer_html(answer: Answer) -> str:
         )
     else:
         count = len(answer.passages)
+        how = "" if answer.mode == "hybrid" else f" ({escape(answer.mode)} search only)"
         head = (
-            f'<p class="summary">{count} passage{"s" if count != 1 else ""} from the documents, '
-            "best first; the <mark>highlighted</mark> sentence supports the answer.</p>"
+            f'<p class="summary">{count} passage{"s" if count != 1 else ""} from the documents'
+            f"{how}, best first; the <mark>highlighted</mark> sentence supports the answer.</p>"
         )
     if answer.used_history:
         head += '<p class="followup">Read as a follow-up to the earlier questions.</p>'

@@ -141,6 +141,17 @@ def test_follow_up_uses_the_conversation_and_clear_starts_over(page):
     assert "Ask a question about the documents" in page.locator("#conversation").inner_text()
 
 
+def test_advanced_controls_set_the_number_of_passages_and_the_mode(page):
+    page.locator("#advanced").get_by_text("Advanced").click()
+    number = page.locator("#advanced input[type=number]")
+    number.fill("2")
+    number.blur()
+    page.get_by_label("lexical").check()
+    answer = ask(page, RUTTE)
+    assert answer.locator("article.card").count() == 2
+    assert "2 passages from the documents (lexical search only)" in answer.locator(".summary").inner_text()
+
+
 def test_document_markup_shows_as_text_and_runs_nothing(page):
     page.locator("#advanced").get_by_text("Advanced").click()
     page.get_by_label(HOSTILE).check()
