@@ -122,11 +122,12 @@ def test_the_source_opens_at_the_passage(page):
     mark.wait_for()
     assert mark.inner_text() == passage_text
     assert "Mark Rutte" in mark.locator("strong").first.inner_text()
-    in_view = mark.evaluate(
-        "e => { const r = e.getBoundingClientRect();"
-        " return [window.scrollY, r.top >= 0 && r.top < window.innerHeight]; }"
+    # Scrolled down to the passage (it is at line 17), and its start is on screen.
+    page.frame(name="source-view").wait_for_function(
+        "() => { const r = document.getElementById('passage').getBoundingClientRect();"
+        " return window.scrollY > 0 && r.top >= 0 && r.top < window.innerHeight; }",
+        timeout=WAIT_MS,
     )
-    assert in_view[0] > 0 and in_view[1] is True  # scrolled down to it, and it is on screen
     page.keyboard.press("Escape")
     panel.wait_for(state="hidden")
 
