@@ -131,6 +131,10 @@ def test_the_gradio_client_api_answers_like_the_http_api(seed_index):
         result = client.predict(question, 3, None, "hybrid", None, api_name="/ask")
         assert result == seed_index.ask(question, k=3).to_dict()
         assert client.predict(question, api_name="/ask")["passages"][0]["rank"] == 1
+        only = client.predict(question, 2, ["000_526aaf833095b6c5.txt"], "dense", [question],
+                              api_name="/ask")
+        assert only["mode"] == "dense" and len(only["passages"]) == 2
+        assert {p["source"] for p in only["passages"]} == {"000_526aaf833095b6c5.txt"}
         with pytest.raises(Exception, match="the question is empty"):
             client.predict("  ", api_name="/ask")
 
