@@ -1,4 +1,7 @@
-"""The web app: a Gradio chat page over the core API. Run: python app.py [--port N] [--host H]."""
+"""The web app: the Gradio page and the HTTP API on one server, over one index loaded at start.
+
+Run: python app.py [--port N] [--host H] [--docs-dir DIR] [--index-dir DIR]
+"""
 
 from __future__ import annotations
 
@@ -7,64 +10,131 @@ import os
 import sys
 from pathlib import Path
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+EXAMPLES = (
+    ("What did NATO's Secretary General say about North Korean troops in Ukraine?",
+     "004_5d5c85c0ad26f8dd.txt"),
+    ("How much artillery ammunition has Pyongyang sent Moscow since 2023, counted in containers?",
+     "001_7b96f2a4aa5ded35.txt"),
+    ("In which earlier war did North Korean pilots secretly fight?", "002_b0a906fabdead24a.txt"),
+    ("What did Andriy Yermak say was forming across the planet?", "003_0998b58f91dd8604.txt"),
+    ("Who does one analysis name as the real winner of the Russia–North Korea arrangement?",
+     "000_526aaf833095b6c5.txt"),
+)
+"""Example questions for a first visit, each shown only when the document it is about is indexed."""
+
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Serve the retrieval QA web app.")
+    parser = argparse.ArgumentParser(description="Serve the web page and the HTTP API.")
     parser.add_argument("--host", default="127.0.0.1",
-                        help="interface to listen on (default 127.0.0.1; others must be asked for)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+                        help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all, with a warning)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port (default $GRADIO_SERVER_PORT, else 7860)")
     parser.add_argument("--docs-dir", type=Path, default=None, help="documents folder (default seeds/)")
     parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default index/)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.port is None:
+        try:
+            args.port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
+        except ValueError:
+            parser.error(f"GRADIO_SERVER_PORT={os.environ['GRADIO_SERVER_PORT']!r} is not a port number")
+    return args
+
+
+def host_warning(host: str) -> str | None:
+    """The warning printed when the server is reachable from other machines."""
+    if host in LOCAL_HOSTS:
+        return None
+    return (f"warning: listening on {host}: anyone who can reach this machine on that interface "
+            "can read the indexed documents and query them")
 
 
 def build_ui(index):
-    """The Gradio Blocks page for an open index."""
+    """The Gradio Blocks page for an open index; `ask` is also its Gradio client API."""
     import gradio as gr
 
     from rag.errors import RagError
-    from rag.present import answer_html
+    from rag.present import (CONVERSATION_JS, PANEL_JS, SOURCE_PANEL, Turn, conversation_html,
+                             status_html)
 
-    def respond(question, messages, questions, sources, k, mode):
-        messages = list(messages or [])
+    def respond(question, turns, sources, k, mode):
+        turns = list(turns or [])
+        if not (question or "").strip():
+            return conversation_html(turns), turns, question
+        history = [t.question for t in turns if t.answer is not None]
         try:
-            answer = index.ask(question, k=int(k), sources=sources or None, mode=mode,
-                               history=questions)
+            answer = index.ask(question, k=int(k), sources=sources or None, mode=mode, history=history)
+            turns.append(Turn(answer.question, answer=answer))
         except RagError as exc:
-            messages += [{"role": "user", "content": question},
-                         {"role": "assistant", "content": f"⚠️ {exc}"}]
-            return messages, questions, ""
-        messages += [{"role": "user", "content": question},
-                     {"role": "assistant", "content": answer_html(answer)}]
-        return messages, questions + [question], ""
+            turns.append(Turn(question, error=str(exc)))
+        return conversation_html(turns), turns, ""
 
-    info = index.describe()
-    with gr.Blocks(title="Ask the documents") as demo:
-        gr.Markdown(
-            f"### Ask the documents\nIndexed: {info['documents']} documents, {info['passages']} "
-            f"passages · model {info['model']} · built {info['built']}"
-        )
-        chat = gr.Chatbot(label="Answers", height=560)
-        questions = gr.State([])
-        box = gr.Textbox(placeholder="Ask a question about the documents", show_label=False)
-        with gr.Row():
-            send = gr.Button("Ask", variant="primary")
-            clear = gr.Button("Clear conversation")
-        with gr.Accordion("Advanced", open=False):
-            sources = gr.CheckboxGroup(index.sources(), label="Only these documents")
-            k = gr.Slider(1, 10, value=index.settings.query.k, step=1, label="Passages")
+    def clear():
+        return conversation_html([]), [], ""
+
+    def ask(question: str, k: int = index.settings.query.k, sources: list[str] | None = None,
+            mode: str = index.settings.query.mode, history: list[str] | None = None) -> dict:
+        """Answer a question; returns the same JSON object as `rag ask --json` and POST /api/ask."""
+        try:
+            return index.ask(question, k=k, sources=sources or None, mode=mode,
+                             history=history or ()).to_dict()
+        except RagError as exc:
+            raise gr.Error(str(exc)) from None
+
+    indexed = set(index.sources())
+    examples = [[question] for question, source in EXAMPLES if source in indexed]
+    with gr.Blocks(title="Ask the documents", analytics_enabled=False) as demo:
+        gr.HTML("<h1 class='title'>Ask the documents</h1>" + status_html(index.describe()),
+                elem_id="header", js_on_load=None)
+        conversation = gr.HTML(conversation_html([]), elem_id="conversation",
+                               js_on_load=CONVERSATION_JS, apply_default_css=False,
+                               min_height=160, max_height="66vh")
+        turns = gr.State([])
+        with gr.Row(equal_height=True):
+            box = gr.Textbox(placeholder="Ask a question about the documents", show_label=False,
+                             lines=1, max_lines=4, scale=5, min_width=200, elem_id="question",
+                             autofocus=True)
+            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
+            reset = gr.Button("Clear", scale=1, min_width=80, elem_id="clear")
+        if examples:
+            gr.Examples(examples, inputs=[box], label="Try")
+        with gr.Accordion("Advanced", open=False, elem_id="advanced"):
+            sources = gr.CheckboxGroup(sorted(indexed), label="Only these documents (none = all)")
+            k = gr.Slider(1, 10, value=index.settings.query.k, step=1, label="Passages per answer")
             mode = gr.Radio(["hybrid", "dense", "lexical"], value=index.settings.query.mode,
-                            label="Retrieval mode")
-        inputs = [box, chat, questions, sources, k, mode]
-        outputs = [chat, questions, box]
-        box.submit(respond, inputs, outputs, api_name="ask")
-        send.click(respond, inputs, outputs, api_name=False)
-        clear.click(lambda: ([], [], ""), None, outputs, api_name=False)
+                            label="Retrieval mode",
+                            info="hybrid fuses meaning (dense) and shared words (lexical, BM25)")
+        gr.HTML(SOURCE_PANEL, js_on_load=PANEL_JS, apply_default_css=False, elem_id="source-holder")
+
+        inputs = [box, turns, sources, k, mode]
+        outputs = [conversation, turns, box]
+        box.submit(respond, inputs, outputs, api_visibility="private")
+        send.click(respond, inputs, outputs, api_visibility="private")
+        reset.click(clear, None, outputs, api_visibility="private")
+        gr.api(ask, api_name="ask")
     return demo
+
+
+def build_app(index):
+    """The whole server: the HTTP API and source viewer (rag.http_api) with the page mounted at /."""
+    import gradio as gr
+
+    from rag.http_api import create_app
+    from rag.present import PAGE_CSS
+
+    theme = gr.themes.Default(
+        # System fonts: the page fetches nothing from outside this server.
+        font=[gr.themes.Font("system-ui"), gr.themes.Font("-apple-system"), "Segoe UI", "sans-serif"],
+        font_mono=[gr.themes.Font("ui-monospace"), "SFMono-Regular", "Menlo", "monospace"],
+    )
+    demo = build_ui(index).queue(default_concurrency_limit=4)
+    return gr.mount_gradio_app(create_app(index), demo, path="/", theme=theme, css=PAGE_CSS,
+                               ssr_mode=False, footer_links=["api"])
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from rag.config import Settings
     from rag.errors import RagError
     from rag.index import ensure_index
@@ -72,13 +142,19 @@ def main(argv=None) -> int:
     try:
         settings = Settings.from_env(docs_dir=args.docs_dir, index_dir=args.index_dir)
         index = ensure_index(settings, progress=True, say=lambda m: print(m, flush=True))
+        index.embedder  # load the model now, not on the first question
     except RagError as exc:
         print(f"app: error: {exc}", file=sys.stderr)
         return 2
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {args.host}: anyone who can reach it can query the documents",
-              file=sys.stderr)
-    build_ui(index).queue().launch(server_name=args.host, server_port=args.port)
+    warning = host_warning(args.host)
+    if warning:
+        print(warning, file=sys.stderr)
+    import uvicorn
+
+    app = build_app(index)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"serving http://{shown}:{args.port}  (HTTP API under /api, docs at /api/docs)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 

@@ -1,37 +1,260 @@
-"""Render answers as HTML for the web page. Every piece of document text is escaped here."""
+"""Render answers as HTML for the web page. Every piece of document text is escaped here.
+
+The page's conversation, the passage cards, the source viewer page, and the page's CSS and
+small scripts all live here, so that `app.py` only wires components and no other module
+writes markup.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
+from typing import Sequence
+from urllib.parse import quote, urlencode
 
 from rag.answer import Answer, Passage
 
 NO_ANSWER = "The documents don't answer this."
+STRONG_MARGIN = 0.15
+"""A passage this far above the abstention threshold is labelled a strong match."""
 
 
-def passage_html(passage: Passage) -> str:
-    """One passage card: file, lines, confidence, and the text with its highlights marked."""
-    text, parts, position = passage.text, [], 0
-    for start, end in passage.highlights:
-        a, b = start - passage.start, end - passage.start
-        parts += [escape(text[position:a]), "<mark>", escape(text[a:b]), "</mark>"]
+@dataclass(frozen=True)
+class Turn:
+    """One exchange of the conversation: the question, then an answer or an error message."""
+
+    question: str
+    answer: Answer | None = None
+    error: str | None = None
+
+
+# -- passages and answers ------------------------------------------------------------------------
+
+
+def marked(text: str, offset: int, spans: Sequence[tuple[int, int]], tag: str = "mark") -> str:
+    """`text` (which starts at `offset` in its file) escaped, with the file spans wrapped in <tag>."""
+    parts, position = [], 0
+    for start, end in sorted(spans):
+        a, b = max(start - offset, position), min(end - offset, len(text))
+        if a >= b:
+            continue
+        parts += [escape(text[position:a]), f"<{tag}>", escape(text[a:b]), f"</{tag}>"]
         position = b
     parts.append(escape(text[position:]))
-    body = "".join(parts).replace("\n", "<br>")
-    label = "low confidence" if passage.low_confidence else "supports the answer"
+    return "".join(parts)
+
+
+def match_label(confidence: float, threshold: float) -> tuple[str, str]:
+    """A reader's label and CSS class for a passage's confidence (cosine) against the threshold."""
+    if confidence < threshold:
+        return "weak match · low confidence", "weak"
+    if confidence >= threshold + STRONG_MARGIN:
+        return "strong match", "strong"
+    return "good match", "good"
+
+
+def view_url(passage: Passage) -> str:
+    """The relative address of the source viewer, opened at this passage."""
+    query = [("start", passage.start), ("end", passage.end)]
+    query += [("hl", f"{a}-{b}") for a, b in passage.highlights]
+    return f"view/{quote(passage.source)}?{urlencode(query)}#passage"
+
+
+def passage_html(passage: Passage, threshold: float = 0.0) -> str:
+    """One passage card: file, lines, a labelled confidence bar, the text with its highlights."""
+    label, level = match_label(passage.confidence, threshold)
+    width = round(100 * min(max(passage.confidence, 0.0), 1.0))
+    lines = (f"line {passage.line_start}" if passage.line_start == passage.line_end
+             else f"lines {passage.line_start}–{passage.line_end}")
+    source = escape(passage.source)
+    body = marked(passage.text, passage.start, passage.highlights)
     return (
-        f'<div class="passage{" low" if passage.low_confidence else ""}">'
-        f'<div class="cite"><b>[{passage.rank}] {escape(passage.source)}</b>, '
-        f"lines {passage.line_start}–{passage.line_end} · {label} "
-        f"({passage.confidence:.2f})</div>"
-        f'<div class="text">{body}</div></div>'
+        f'<article class="card {level}{" low" if passage.low_confidence else ""}" '
+        f'data-source="{source}">'
+        f'<header class="cite"><span class="rank">{passage.rank}</span>'
+        f'<span class="file">{source}</span><span class="lines">{lines}</span></header>'
+        f'<div class="meter" title="similarity {passage.confidence:.2f} between the question and '
+        f'this passage; the documents count as answering from {threshold:.2f}">'
+        f'<span class="bar"><span style="width:{width}%"></span></span>'
+        f'<span class="label">{label}</span><span class="score">{passage.confidence:.2f}</span></div>'
+        f'<div class="text">{body}</div>'
+        f'<footer><a class="open-source" href="{escape(view_url(passage))}" target="_blank" '
+        f'rel="noopener" data-title="{source}, {lines}">Open the source ↗</a></footer>'
+        f"</article>"
     )
 
 
 def answer_html(answer: Answer) -> str:
-    """The whole answer: an abstention notice when unanswered, then the passage cards."""
-    head = "" if answer.answered else (
-        f'<p class="abstain"><b>{NO_ANSWER}</b> The closest passages are shown below, '
-        "marked low confidence.</p>"
+    """The whole answer: what it is (or that the documents don't answer), then the passage cards."""
+    if not answer.passages:
+        head = f'<p class="abstain" role="status"><b>{NO_ANSWER}</b> No passage matched.</p>'
+    elif not answer.answered:
+        head = (
+            f'<p class="abstain" role="status"><b>{NO_ANSWER}</b> The closest passages are shown '
+            "below, marked low confidence.</p>"
+        )
+    else:
+        count = len(answer.passages)
+        how = "" if answer.mode == "hybrid" else f" ({escape(answer.mode)} search only)"
+        head = (
+            f'<p class="summary">{count} passage{"s" if count != 1 else ""} from the documents'
+            f"{how}, best first; the <mark>highlighted</mark> sentence supports the answer.</p>"
+        )
+    if answer.used_history:
+        head += '<p class="followup">Read as a follow-up to the earlier questions.</p>'
+    cards = "".join(passage_html(p, answer.threshold) for p in answer.passages)
+    return head + cards
+
+
+def conversation_html(turns: Sequence[Turn]) -> str:
+    """The whole conversation, oldest first; a short guide when it is empty."""
+    if not turns:
+        return (
+            '<div class="empty"><p><b>Ask a question about the documents.</b></p><p>Answers are '
+            "passages quoted word for word from the files, each cited by file and lines, with the "
+            "supporting sentence highlighted. When the documents don't answer, the page says so.</p>"
+            "<p>Follow-up questions use the conversation; <i>Clear</i> starts a new one.</p></div>"
+        )
+    parts = []
+    for number, turn in enumerate(turns, start=1):
+        if turn.error is not None:
+            reply = f'<p class="error" role="alert">⚠ {escape(turn.error)}</p>'
+        else:
+            reply = answer_html(turn.answer)
+        parts.append(
+            f'<section class="turn" data-turn="{number}"><div class="question">'
+            f"<span>{escape(turn.question)}</span></div>"
+            f'<div class="answer">{reply}</div></section>'
+        )
+    return "".join(parts)
+
+
+def status_html(info: dict) -> str:
+    """The line saying what is indexed."""
+    built = str(info.get("built", "")).replace("T", " ").replace("+00:00", " UTC")
+    return (
+        f'<p class="status">Indexed: <b>{info["documents"]}</b> documents, '
+        f'<b>{info["passages"]}</b> passages · model <code>{escape(str(info["model"]))}</code> · '
+        f"built {escape(built)}</p>"
     )
-    return head + "".join(passage_html(p) for p in answer.passages)
+
+
+# -- the source viewer ---------------------------------------------------------------------------
+
+
+def source_page_html(
+    source: str, text: str, start: int, end: int, highlights: Sequence[tuple[int, int]] = ()
+) -> str:
+    """A whole document as a standalone page, the passage [start, end) marked with id="passage"."""
+    passage = marked(text[start:end], start, highlights, tag="strong")
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(source)}</title><style>{SOURCE_CSS}</style></head><body>"
+        f'<header><b>{escape(source)}</b> · the cited passage is marked</header>'
+        f'<div class="doc">{escape(text[:start])}<mark id="passage">{passage}</mark>'
+        f"{escape(text[end:])}</div></body></html>"
+    )
+
+
+SOURCE_CSS = """
+body { margin: 0; font: 15px/1.6 system-ui, -apple-system, "Segoe UI", sans-serif;
+       color: #1f2328; background: #fff; }
+header { position: sticky; top: 0; padding: 8px 16px; background: #f6f8fa;
+         border-bottom: 1px solid #d0d7de; font-size: 13px; overflow-wrap: anywhere; }
+.doc { padding: 12px 16px 40vh; white-space: pre-wrap; overflow-wrap: anywhere; }
+mark#passage { background: #fff3c4; padding: 2px 0; scroll-margin-top: 25vh; }
+mark#passage strong { background: #ffd54a; font-weight: inherit; }
+"""
+
+# -- the page's own style and scripts ------------------------------------------------------------
+
+SOURCE_PANEL = (
+    '<aside id="source-panel" hidden aria-label="Source document">'
+    '<div class="panel-head"><span class="source-title"></span>'
+    '<button type="button" class="close" aria-label="Close the source">Close ✕</button></div>'
+    '<iframe name="source-view" title="Source document"></iframe></aside>'
+)
+
+CONVERSATION_JS = """
+element.addEventListener('click', (event) => {
+  const link = event.target.closest('a.open-source');
+  const panel = document.getElementById('source-panel');
+  if (!link || !panel) return;
+  event.preventDefault();
+  panel.querySelector('.source-title').textContent = link.dataset.title;
+  panel.querySelector('iframe').src = link.href;
+  panel.hidden = false;
+  panel.querySelector('button.close').focus();
+});
+watch('value', () => {
+  // Bring the newest answer's question to the top of the conversation box, not of the window.
+  const turns = element.querySelectorAll('.turn');
+  let box = element;
+  while (box && !/(auto|scroll)/.test(getComputedStyle(box).overflowY)) box = box.parentElement;
+  if (!turns.length || !box) return;
+  const last = turns[turns.length - 1];
+  box.scrollTop += last.getBoundingClientRect().top - box.getBoundingClientRect().top - 4;
+});
+"""
+
+PANEL_JS = """
+const panel = element.querySelector('#source-panel');
+const close = () => { panel.hidden = true; panel.querySelector('iframe').src = 'about:blank'; };
+panel.querySelector('button.close').addEventListener('click', close);
+document.addEventListener('keydown', (event) => { if (event.key === 'Escape' && !panel.hidden) close(); });
+"""
+
+PAGE_CSS = """
+.gradio-container { max-width: 980px !important; margin: 0 auto !important; }
+.status { margin: 0; color: var(--body-text-color-subdued); font-size: 0.9em; }
+#conversation { padding: 4px 6px 0 2px; border-bottom: 1px solid var(--border-color-primary); }
+.empty { padding: 12px 16px; border: 1px dashed var(--border-color-primary); border-radius: 8px;
+         color: var(--body-text-color-subdued); }
+.empty p { margin: 4px 0; }
+.turn { margin: 0 0 22px; scroll-margin-top: 8px; }
+.question { display: flex; justify-content: flex-end; margin-bottom: 8px; }
+.question span { background: var(--color-accent-soft); border-radius: 14px 14px 2px 14px;
+                 padding: 8px 12px; max-width: 85%; overflow-wrap: anywhere; }
+.summary, .followup { margin: 4px 0 8px; color: var(--body-text-color-subdued); font-size: 0.92em; }
+.abstain { margin: 4px 0 10px; padding: 10px 12px; border-radius: 8px; border-left: 4px solid #d4a72c;
+           background: rgba(212, 167, 44, 0.14); }
+.error { padding: 10px 12px; border-radius: 8px; border-left: 4px solid #cf222e;
+         background: rgba(207, 34, 46, 0.10); overflow-wrap: anywhere; }
+.card { border: 1px solid var(--border-color-primary); border-left: 4px solid #2da44e;
+        border-radius: 8px; padding: 10px 12px; margin: 0 0 10px;
+        background: var(--background-fill-primary); }
+.card.good { border-left-color: #54aeff; }
+.card.low { border-left-color: #afb8c1; opacity: 0.85; }
+.cite { display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: baseline; font-size: 0.92em; }
+.cite .rank { font-weight: 700; }
+.cite .file { font-weight: 600; font-family: var(--font-mono); overflow-wrap: anywhere; }
+.cite .lines { color: var(--body-text-color-subdued); }
+.meter { display: flex; align-items: center; gap: 8px; margin: 6px 0; font-size: 0.85em; }
+.meter .bar { flex: 0 0 110px; height: 7px; border-radius: 4px; overflow: hidden;
+              background: var(--border-color-primary); }
+.meter .bar span { display: block; height: 100%; background: #2da44e; }
+.card.good .meter .bar span { background: #54aeff; }
+.card.low .meter .bar span { background: #afb8c1; }
+.meter .score { color: var(--body-text-color-subdued); font-variant-numeric: tabular-nums; }
+.card .text { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.55; }
+.card mark, .summary mark { background: #fff3a3; color: #1f2328; padding: 0 1px; border-radius: 2px; }
+.card.low mark { background: #eaeef2; }
+.card footer { margin-top: 6px; font-size: 0.88em; }
+.card footer a { color: var(--link-text-color, var(--color-accent)); text-decoration: none; }
+.card footer a:hover { text-decoration: underline; }
+#source-panel { position: fixed; top: 0; right: 0; bottom: 0; width: min(720px, 100vw); z-index: 1000;
+                display: flex; flex-direction: column; background: #fff;
+                box-shadow: -6px 0 24px rgba(0, 0, 0, 0.25); }
+#source-panel[hidden] { display: none; }
+#source-panel .panel-head { display: flex; gap: 8px; align-items: center; justify-content: space-between;
+                            padding: 8px 12px; background: #24292f; color: #fff; font-size: 0.92em; }
+#source-panel .source-title { overflow-wrap: anywhere; }
+#source-panel .close { background: #fff; color: #24292f; border: 0; border-radius: 6px;
+                       padding: 4px 10px; cursor: pointer; white-space: nowrap; }
+#source-panel iframe { flex: 1; width: 100%; border: 0; }
+@media (max-width: 640px) {
+  .question span { max-width: 100%; }
+  .meter .bar { flex-basis: 70px; }
+}
+"""

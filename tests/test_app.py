@@ -35,3 +35,150 @@ def test_ui_builds_over_a_real_index(seed_index):
 
     demo = app.build_ui(seed_index)
     assert demo is not None
+
+
+# -- the conversation, status line and source page ------------------------------------------------
+
+
+def test_conversation_escapes_questions_and_errors():
+    from rag.present import Turn, conversation_html
+
+    html = conversation_html([Turn("<img src=x onerror=alert(1)>", error="bad <b>k</b>"),
+                              Turn("q", answer=Answer("q", True, 0.7, "hybrid",
+                                                      (make_passage("t"),), used_history=True))])
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "bad &lt;b&gt;k&lt;/b&gt;" in html
+    assert "follow-up" in html and html.count('class="turn"') == 2
+    assert "Ask a question" in conversation_html([])
+
+
+def test_confidence_labels_follow_the_threshold():
+    from rag.present import match_label
+
+    assert match_label(0.39, 0.40)[1] == "weak" and "low confidence" in match_label(0.39, 0.40)[0]
+    assert match_label(0.40, 0.40)[1] == "good"
+    assert match_label(0.55, 0.40)[1] == "strong"
+
+
+def test_open_the_source_links_to_the_viewer_at_the_passage():
+    from rag.present import passage_html
+
+    html = passage_html(make_passage("One sentence. Two sentence.", ((24, 37),)), 0.4)
+    assert 'href="view/%3Cb%3Ex%3C/b%3E.txt?start=10&amp;end=37&amp;hl=24-37#passage"' in html
+
+
+def test_source_page_marks_the_passage_and_escapes_the_document():
+    from rag.present import source_page_html
+
+    text = "<h1>Title</h1>\nBefore. The passage <script>x()</script> here. After."
+    start, end = text.index("The passage"), text.index(" After.")
+    html = source_page_html("a<b>.md", text, start, end, [(start, start + 11)])
+    assert "<script>" not in html and "<h1>" not in html
+    assert ('<mark id="passage"><strong>The passage</strong> &lt;script&gt;x()&lt;/script&gt; '
+            "here.</mark> After.") in html
+    assert "<title>a&lt;b&gt;.md</title>" in html
+
+
+def test_status_line_says_what_is_indexed():
+    from rag.present import status_html
+
+    html = status_html({"documents": 5, "passages": 70, "model": "m<x>",
+                        "built": "2026-11-21T19:50:45+00:00"})
+    assert "<b>5</b> documents" in html and "<b>70</b> passages" in html
+    assert "m&lt;x&gt;" in html and "built 2026-11-21 19:50:45 UTC" in html
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+def test_port_comes_from_the_flag_then_gradio_server_port_then_7860(monkeypatch):
+    import app
+
+    monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
+    assert app.parse_args([]).port == 7860 and app.parse_args([]).host == "127.0.0.1"
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "8123")
+    assert app.parse_args([]).port == 8123
+    assert app.parse_args(["--port", "9000"]).port == 9000
+
+
+def test_a_bad_gradio_server_port_is_a_usage_error(monkeypatch, capsys):
+    import pytest
+
+    import app
+
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "http")
+    with pytest.raises(SystemExit) as exit_info:
+        app.parse_args([])
+    assert exit_info.value.code == 2 and "GRADIO_SERVER_PORT='http'" in capsys.readouterr().err
+
+
+def test_only_other_interfaces_are_warned_about():
+    import app
+
+    assert app.host_warning("127.0.0.1") is None and app.host_warning("localhost") is None
+    assert "anyone who can reach" in app.host_warning("0.0.0.0")
+
+
+def test_the_gradio_client_api_answers_like_the_http_api(seed_index):
+    import pytest
+    from gradio_client import Client
+
+    from tests.browser_tools import serving
+
+    question = "What did NATO's Secretary General say about North Korean troops in Ukraine?"
+    with serving(seed_index) as url:
+        client = Client(url + "/", verbose=False, download_files=False)
+        result = client.predict(question, 3, None, "hybrid", None, api_name="/ask")
+        assert result == seed_index.ask(question, k=3).to_dict()
+        assert client.predict(question, api_name="/ask")["passages"][0]["rank"] == 1
+        only = client.predict(question, 2, ["000_526aaf833095b6c5.txt"], "dense", [question],
+                              api_name="/ask")
+        assert only["mode"] == "dense" and len(only["passages"]) == 2
+        assert {p["source"] for p in only["passages"]} == {"000_526aaf833095b6c5.txt"}
+        with pytest.raises(Exception, match="the question is empty"):
+            client.predict("  ", api_name="/ask")
+
+
+def test_app_py_serves_page_and_api_on_gradio_server_port(seed_index):
+    """The real entry point, as `scripts/run` starts it, over the already-built seed index."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.conftest import ROOT
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env["GRADIO_SERVER_PORT"] = str(port)
+    settings = seed_index.settings
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--docs-dir", str(settings.docs_dir),
+         "--index-dir", str(settings.index_dir)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300  # model load on a slow shared machine; not a speed check
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                health = httpx.get(url + "/api/health", timeout=5)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "app.py did not start listening"
+                time.sleep(0.5)
+        assert health.json()["documents"] == 5
+        answer = httpx.post(url + "/api/ask", json={"question": "Who is Kim Jong-un?", "k": 2},
+                            timeout=60).json()
+        assert len(answer["passages"]) == 2
+        page = httpx.get(url + "/", timeout=30)
+        assert page.status_code == 200 and "Ask the documents" in page.text
+    finally:
+        process.terminate()
+        process.wait(timeout=60)

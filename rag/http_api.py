@@ -1,0 +1,237 @@
+"""The HTTP layer over an open index: JSON endpoints under /api, and the page that shows a whole
+source document with a passage marked (what the web page's "Open the source" opens).
+
+A shell like the CLI: it parses requests, calls `Index`, and converts `RagError`s into JSON
+errors `{"error": message}`; 400 for a bad request, 404 for an unknown document or path,
+503 when the index itself cannot serve (stale, model missing).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from rag import __version__
+from rag.config import MODES
+from rag.errors import QueryError, RagError
+from rag.index import Index
+from rag.present import source_page_html
+
+SOURCE_PAGE_HEADERS = {
+    # The document is untrusted text: even if escaping ever failed, nothing on the page could run.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class AskRequest(BaseModel):
+    """The body of POST /api/ask; omitted options take the index's settings."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    question: str = Field(description="the question, in plain words")
+    k: int | None = Field(None, description="how many passages to return (1 to max_k, default 5)")
+    sources: list[str] | None = Field(None, description="only search these documents (see /api/documents)")
+    history: list[str] = Field(default_factory=list,
+                               description="earlier questions of the conversation, oldest first")
+    mode: str | None = Field(None, description=f"one of {', '.join(MODES)} (default hybrid)")
+
+
+class EvidenceDoc(BaseModel):
+    rank: int
+    score: float
+
+
+class PassageDoc(BaseModel):
+    """One passage of an answer (documentation of the JSON contract; see the README)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    rank: int
+    source: str
+    start: int = Field(description="offset of the passage in the file (Unicode code points)")
+    end: int
+    line_start: int
+    line_end: int
+    score: float = Field(description="ranking score of the mode (RRF, cosine or BM25)")
+    confidence: float = Field(description="cosine similarity to the question or its best sentence")
+    low_confidence: bool
+    text: str = Field(description="exactly file_text[start:end]")
+    highlights: list[list[int]] = Field(description="[start, end] offsets of supporting sentences")
+    dense: EvidenceDoc | None
+    lexical: EvidenceDoc | None
+
+
+class AnswerDoc(BaseModel):
+    """The answer to a question, as `rag ask --json` prints it; fields are only ever added."""
+
+    model_config = ConfigDict(extra="allow")
+
+    question: str
+    answered: bool = Field(description="whether the best passage's confidence reaches the threshold")
+    confidence: float
+    threshold: float
+    mode: str
+    used_history: bool
+    passages: list[PassageDoc]
+
+
+class Error(BaseModel):
+    error: str
+
+
+class DocumentEntry(BaseModel):
+    source: str
+    characters: int
+    passages: int
+    sha256: str
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentEntry]
+
+
+class DocumentText(BaseModel):
+    source: str
+    text: str
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    documents: int
+    passages: int
+    model: str
+    built: str
+
+
+ERRORS = {400: {"model": Error}, 503: {"model": Error}}
+
+
+def create_app(index: Index) -> FastAPI:
+    """A FastAPI app serving `index`: the JSON API under /api, the source viewer under /view."""
+    api = FastAPI(
+        title="rag HTTP API",
+        version=__version__,
+        description="Questions answered with verbatim, cited passages of the indexed documents. "
+        "POST /api/ask returns the same JSON as `rag ask --json`.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    _add_error_handlers(api)
+
+    # The response is Answer.to_dict() itself, not filtered through AnswerDoc (documentation only),
+    # so fields added to the core's JSON appear here without a change.
+    @api.post("/ask", responses={200: {"model": AnswerDoc}, **ERRORS}, response_model=None,
+              summary="Answer a question")
+    def ask(request: AskRequest) -> dict:
+        """The ranked passages for the question, exactly as `rag ask --json` prints them."""
+        answer = index.ask(request.question, k=request.k, sources=request.sources,
+                           mode=request.mode, history=request.history)
+        return answer.to_dict()
+
+    @api.get("/documents", summary="The indexed documents")
+    def documents() -> DocumentList:
+        return DocumentList(documents=[
+            DocumentEntry(source=d.source, characters=d.characters, passages=d.passages,
+                          sha256=d.sha256)
+            for d in index.documents()
+        ])
+
+    @api.get("/documents/{source:path}", responses={404: {"model": Error}},
+             summary="The full text of one indexed document")
+    def document(source: str) -> DocumentText:
+        return DocumentText(source=source, text=_document_text(index, source))
+
+    @api.get("/health", responses={503: {"model": Error}}, summary="What is indexed")
+    def health() -> Health:
+        info = index.describe()
+        return Health(status="ok", version=__version__, documents=info["documents"],
+                      passages=info["passages"], model=info["model"], built=info["built"])
+
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    _add_error_handlers(app)
+
+    @app.get("/view/{source:path}", response_class=HTMLResponse, include_in_schema=False)
+    def view(
+        source: str,
+        start: int = 0,
+        end: int | None = None,
+        hl: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
+    ) -> HTMLResponse:
+        """The whole document, the passage [start, end) marked and scrolled to (#passage)."""
+        text = _document_text(index, source)
+        end = len(text) if end is None else end
+        if not 0 <= start < end <= len(text):
+            raise QueryError(f"start and end must satisfy 0 <= start < end <= {len(text)}")
+        highlights = [_span(h, start, end) for h in hl]
+        html = source_page_html(source, text, start, end, highlights)
+        return HTMLResponse(html, headers=SOURCE_PAGE_HEADERS)
+
+    app.mount("/api", api)
+    return app
+
+
+def _document_text(index: Index, source: str) -> str:
+    try:
+        return index.document_text(source)
+    except QueryError as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+def _span(value: str, start: int, end: int) -> tuple[int, int]:
+    """A highlight given as 'a-b', which must lie inside the passage."""
+    a, sep, b = value.partition("-")
+    if not (sep and a.isdigit() and b.isdigit() and start <= int(a) < int(b) <= end):
+        raise QueryError(f"hl={value!r}: a highlight is 'start-end' inside the passage")
+    return int(a), int(b)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error as {"error": message}: the library's own, validation, and HTTP ones."""
+
+    @app.exception_handler(QueryError)
+    def query_error(request: Request, exc: QueryError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.exception_handler(RagError)
+    def rag_error(request: Request, exc: RagError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": "invalid request: " + _describe(exc.errors())}, status_code=400)
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"no endpoint {request.url.path}; see /api/docs"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}; see /api/docs"
+        return JSONResponse({"error": message}, status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+
+def _describe(errors) -> str:
+    """Pydantic's error list as one readable line: 'body.k: Input should be a valid integer'."""
+    parts = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        message = error.get("msg", "invalid")
+        if error.get("type") == "json_invalid":
+            message = "the body is not valid JSON"
+        elif error.get("type") in ("model_attributes_type", "dict_type") and not where:
+            message = ('the body must be a JSON object such as {"question": "..."}, '
+                       "sent with Content-Type: application/json")
+        elif error.get("type") == "missing":
+            message = "this field is required"
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts[:5]) or "the request is not valid"
