@@ -35,6 +35,19 @@ LOCK = ".lock"
 
 
 @dataclass(frozen=True)
+class FileReport:
+    """One indexed file: how many passages it gave, and how it was read when not plain UTF-8."""
+
+    source: str
+    passages: int
+    note: str = ""
+
+    def message(self) -> str:
+        count = f"{self.passages} passage{'s' if self.passages != 1 else ''}"
+        return f"{self.source} {self.note + '; ' if self.note else ''}indexed in {count}"
+
+
+@dataclass(frozen=True)
 class BuildReport:
     """What a build did, for the CLI to print and the benchmarks to record."""
 
@@ -46,6 +59,7 @@ class BuildReport:
     seconds: dict[str, float] = field(default_factory=dict)
     rebuilt: bool = True
     reasons: list[str] = field(default_factory=list)
+    files: list[FileReport] = field(default_factory=list)
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -76,9 +90,10 @@ def build_index(
                 return fresh
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        loaded = documents if documents is not None else load_folder(settings.docs_dir)
+        max_bytes = int(settings.index.max_document_mb * 1_000_000)
+        loaded = documents if documents is not None else load_folder(settings.docs_dir, max_bytes)
         for item in loaded.skipped:
-            say(f"skipped {item.source}: {item.reason}")
+            say(f"{item.source} {item.reason}")
         if not loaded.documents:
             raise DocumentError(f"no usable .txt or .md documents in {settings.docs_dir}: nothing to index")
         timings["load"] = time.perf_counter() - started
@@ -90,11 +105,14 @@ def build_index(
 
         mark = time.perf_counter()
         chunker = Chunker(settings.index.chunking, embedder.count_tokens, embedder.max_tokens)
-        chunks, sentences = [], []
+        chunks, sentences, files = [], [], []
         for doc_index, document in enumerate(loaded.documents):
             found = chunker.sentences(document)
             sentences.extend((doc_index, s) for s in found)
-            chunks.extend((doc_index, c) for c in chunker.chunk(document, found))
+            passages = chunker.chunk(document, found)
+            chunks.extend((doc_index, c) for c in passages)
+            files.append(FileReport(document.source, len(passages), document.note))
+            say(files[-1].message())
         chunk_texts = [loaded.documents[d].text[c.start : c.end] for d, c in chunks]
         timings["chunk"] = time.perf_counter() - mark
 
@@ -121,7 +139,8 @@ def build_index(
         manifest.point_to(index_dir, build)
         _remove_old_builds(index_dir, keep=build)
         return BuildReport(
-            build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings
+            build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings,
+            files=files,
         )
 
 
@@ -167,6 +186,7 @@ def _write_build(
                 "docs_dir": str(Path(settings.docs_dir).resolve()) if settings.docs_dir else None,
                 "fingerprint": loaded.fingerprint,
                 "skipped": [{"source": s.source, "reason": s.reason} for s in loaded.skipped],
+                "decoded": {d.source: d.encoding for d in loaded.documents if d.encoding != "utf-8"},
                 "counts": {
                     "documents": len(loaded.documents),
                     "passages": len(chunks),

@@ -79,7 +79,10 @@ class Chunker:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """cl100k token counts of the whitespace-normalised texts."""
-        return [len(t) for t in self._encoding.encode_ordinary_batch([normalize(x) for x in texts])]
+        # One call per text: encode_ordinary_batch starts a thread pool on every call, which made
+        # chunking 4-5x slower (a 1 MB file took 6 s) for no gain on short texts.
+        encode = self._encoding.encode_ordinary
+        return [len(encode(normalize(x))) for x in texts]
 
     def sentences(self, document: Document) -> list[Sentence]:
         return split_sentences(document.text)

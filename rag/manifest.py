@@ -58,7 +58,7 @@ class Manifest:
             if wanted_model != self.model.get("name"):
                 reasons.append(f"the model is now {wanted_model!r}, the index has {self.model.get('name')!r}")
             wanted, recorded = settings.to_dict(), self.data["settings"]
-            for key in ("chunking", "embed_sentences"):
+            for key in ("chunking", "embed_sentences", "max_document_mb"):
                 if recorded.get(key) != wanted[key]:
                     reasons.append(f"the setting {key} changed ({recorded.get(key)} -> {wanted[key]})")
         if check_documents and self.docs_dir is not None:
