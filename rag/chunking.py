@@ -131,7 +131,9 @@ class Chunker:
 
     def _split_long(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         """A sentence longer than a passage is cut at whitespace into pieces that fit."""
-        if end - start < self.settings.max_tokens or self._fits(text[start:end]):
+        # A character is at most 4 bytes, so at most 4 byte-level BPE tokens: shorter spans fit.
+        short = 4 * (end - start) <= self.settings.max_tokens and end - start <= self._model_max
+        if short or self._fits(text[start:end]):
             return [(start, end)]
         segment = text[start:end]
         tokens = self._encoding.encode_ordinary(segment)

@@ -31,6 +31,8 @@ from rag.store import FaissStore
 
 FRESHNESS_INTERVAL = 2.0
 """Seconds between checks that the documents on disk still match the index."""
+RAW_QUESTION_FACTOR = 10
+"""A question longer than this many times the limit is refused before it is even cleaned."""
 
 
 class Index:
@@ -109,10 +111,11 @@ class Index:
         if mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         allowed = self._allowed(sources)
+        history = clean_history(history, settings.max_question_chars)
         self._freshness.check()
 
         terms = self.lexical.query_tokens(question)
-        context = contextualize(question, list(history or ()), len(set(terms)))
+        context = contextualize(question, history, len(set(terms)))
         if context.uses_history:
             vectors = self.embedder.embed([question, context.context])
             query_vector = vectors[0] + HISTORY_WEIGHT * vectors[1]
@@ -142,7 +145,10 @@ class Index:
             return None
         if isinstance(sources, str):
             sources = [sources]
-        sources = list(sources)
+        try:
+            sources = list(sources)
+        except TypeError:
+            raise QueryError(f"sources must be a list of document names, got {sources!r}") from None
         if not sources:
             return None
         unknown = [s for s in sources if not isinstance(s, str) or not self.chunks.has_source(s)]
@@ -158,17 +164,40 @@ class Index:
 
 def clean_question(question: object, max_chars: int) -> str:
     """The question with control characters removed; a QueryError when nothing usable is left."""
-    if not isinstance(question, str):
-        raise QueryError("the question must be text")
-    cleaned = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in question
-    ).strip()
-    cleaned = " ".join(cleaned.split())
+    if isinstance(question, str) and len(question) > RAW_QUESTION_FACTOR * max_chars:
+        # Refused before cleaning, so the work per request stays bounded whatever is sent.
+        raise QueryError(f"the question is {len(question)} characters long; the limit is {max_chars}")
+    cleaned = _clean_text(question, "the question")
     if not cleaned:
         raise QueryError("the question is empty")
     if len(cleaned) > max_chars:
         raise QueryError(f"the question is {len(cleaned)} characters long; the limit is {max_chars}")
     return cleaned
+
+
+def clean_history(history: object, max_chars: int) -> list[str]:
+    """Earlier questions, cleaned like a question; blank ones dropped."""
+    if history is None:
+        return []
+    if isinstance(history, str) or not isinstance(history, (list, tuple)):
+        raise QueryError("history must be a list of earlier questions")
+    cleaned = [_clean_text(item, "each earlier question") for item in history]
+    too_long = [len(c) for c in cleaned if len(c) > max_chars]
+    if too_long:
+        raise QueryError(
+            f"an earlier question is {too_long[0]} characters long; the limit is {max_chars}"
+        )
+    return [c for c in cleaned if c]
+
+
+def _clean_text(text: object, what: str) -> str:
+    """Control and format characters become spaces; whitespace runs fold to one space."""
+    if not isinstance(text, str):
+        raise QueryError(f"{what} must be text")
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch for ch in text
+    )
+    return " ".join(cleaned.split())
 
 
 def check_k(k: object, max_k: int) -> int:
