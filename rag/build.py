@@ -24,7 +24,7 @@ from rag.chunking import Chunker
 from rag.config import Settings
 from rag.documents import LoadResult, Skipped, load_folder
 from rag.embedding import Embedder, SentenceTransformerEmbedder
-from rag.errors import DocumentError, IndexLockedError
+from rag.errors import DocumentError, IndexCorruptError, IndexLockedError, IndexMissingError
 from rag.lexical import LexicalIndex
 from rag.store import FaissStore
 
@@ -85,7 +85,7 @@ def build_index(
     index_dir.mkdir(parents=True, exist_ok=True)
     with _lock(index_dir):
         if not force and documents is None:
-            fresh = _fresh_build(settings)
+            fresh = _fresh_build(settings, say)
             if fresh is not None:
                 return fresh
         timings: dict[str, float] = {}
@@ -144,21 +144,29 @@ def build_index(
         )
 
 
-def _fresh_build(settings: Settings) -> BuildReport | None:
+def _fresh_build(settings: Settings, say: Callable[[str], None]) -> BuildReport | None:
     try:
         build = manifest.current_build(settings.index_dir)
         current = manifest.read(build)
-    except Exception:  # missing or unreadable: rebuild
+        manifest.verify(build, current)
+    except IndexMissingError:
         return None
-    if Path(current.docs_dir or "") != Path(settings.docs_dir).resolve():
+    except IndexCorruptError as exc:
+        say(f"the index cannot be used ({exc}): rebuilding it")
         return None
-    if current.stale_reasons(settings.index):
+    try:
+        if Path(current.docs_dir or "") != Path(settings.docs_dir).resolve():
+            return None
+        if current.stale_reasons(settings.index):
+            return None
+        counts = current.counts
+        return BuildReport(
+            build, counts["documents"], counts["passages"], counts["sentences"],
+            [Skipped(**s) for s in current.data.get("skipped", [])], rebuilt=False,
+        )
+    except (KeyError, TypeError, ValueError) as exc:  # a manifest with odd contents
+        say(f"the index manifest in {build} is not as expected ({exc!r}): rebuilding it")
         return None
-    counts = current.counts
-    return BuildReport(
-        build, counts["documents"], counts["passages"], counts["sentences"],
-        [Skipped(**s) for s in current.data.get("skipped", [])], rebuilt=False,
-    )
 
 
 def _write_build(
@@ -177,6 +185,7 @@ def _write_build(
         if sentence_vectors is not None:
             np.save(staging / SENTENCE_VECTORS, sentence_vectors.astype(np.float16))
         chunkstore.write(staging, loaded.documents, chunks, sentences)
+        files = manifest.file_record(staging)
         manifest.write(
             staging,
             {
@@ -193,6 +202,7 @@ def _write_build(
                     "sentences": len(sentences),
                 },
                 "timings": {k: round(v, 3) for k, v in timings.items()},
+                "files": files,
             },
         )
         build = index_dir / name
@@ -204,12 +214,15 @@ def _write_build(
 
 
 def _remove_old_builds(index_dir: Path, keep: Path) -> None:
-    """Old builds and abandoned partial ones; a reader still holding files open keeps its copy."""
+    """Old builds, abandoned partial ones and temporary files left by a killed build; a reader
+    still holding files open keeps its copy (runs under the build lock)."""
     for entry in index_dir.iterdir():
         if entry.is_dir() and entry != keep and (
             entry.name.startswith("build-") or entry.name.endswith(".partial")
         ):
             shutil.rmtree(entry, ignore_errors=True)
+        elif entry.is_file() and entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            entry.unlink(missing_ok=True)
 
 
 @contextmanager

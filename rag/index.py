@@ -42,6 +42,7 @@ class Index:
         self.build = Path(build)
         self.settings = settings
         self.manifest = manifest.read(self.build)
+        manifest.verify(self.build, self.manifest)
         self.chunks = ChunkStore(self.build)
         self.store = FaissStore.load(self.build)
         self.lexical = LexicalIndex.load(self.build, self.chunks.chunk_count)
@@ -50,8 +51,7 @@ class Index:
                 f"{self.build} holds {len(self.store)} vectors for {self.chunks.chunk_count} "
                 "passages; rebuild with `rag index`"
             )
-        vectors = self.build / SENTENCE_VECTORS
-        self.sentence_vectors = np.load(vectors, mmap_mode="r") if vectors.exists() else None
+        self.sentence_vectors = _sentence_vectors(self.build, self.manifest, self.chunks.sentence_count)
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._freshness = _Freshness(self.manifest)
@@ -253,6 +253,22 @@ class _Freshness:
             self._signature = signature
 
 
+def _sentence_vectors(build: Path, built: manifest.Manifest, sentences: int) -> np.ndarray | None:
+    """The memory-mapped sentence vectors, checked against the manifest and the sentence count."""
+    path = build / SENTENCE_VECTORS
+    if not built.data["settings"].get("embed_sentences", True) and not path.exists():
+        return None
+    try:
+        vectors = np.load(path, mmap_mode="r")
+    except (OSError, ValueError, EOFError) as exc:
+        raise IndexCorruptError(f"{path} cannot be read ({exc}); rebuild with `rag index`") from None
+    if vectors.ndim != 2 or vectors.shape[0] != sentences:
+        raise IndexCorruptError(
+            f"{path} holds {vectors.shape} vectors for {sentences} sentences; rebuild with `rag index`"
+        )
+    return vectors
+
+
 def open_index(
     index_dir: str | Path | None = None,
     *,
@@ -282,9 +298,17 @@ def ensure_index(
 ) -> Index:
     """Open the index of `settings.docs_dir`, building or rebuilding it first when missing or stale."""
     report = build_index(settings, embedder=embedder, progress=progress, force=False, say=say)
+    try:
+        index = Index(report.build, settings, embedder)
+    except IndexCorruptError as exc:
+        if report.rebuilt:
+            raise
+        say(f"the index cannot be used ({exc}): rebuilding it")
+        report = build_index(settings, embedder=embedder, progress=progress, force=True, say=say)
+        index = Index(report.build, settings, embedder)
     if report.rebuilt:
         say(f"built the index: {report.documents} documents, {report.passages} passages")
-    return Index(report.build, settings, embedder)
+    return index
 
 
 __all__ = ["Index", "open_index", "ensure_index", "IndexMissingError"]
