@@ -38,7 +38,16 @@ RAW_QUESTION_FACTOR = 10
 class Index:
     """A loaded index: passages, vectors, BM25, and the model that embeds questions."""
 
-    def __init__(self, build: Path, settings: Settings, embedder: Embedder | None = None):
+    def __init__(
+        self,
+        build: Path,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        *,
+        check_freshness: bool = True,
+    ):
+        """Open one build. With check_freshness, questions are refused once a document changes
+        on disk (StaleIndexError); a LiveIndex turns this off and follows new builds instead."""
         self.build = Path(build)
         self.settings = settings
         self.manifest = manifest.read(self.build)
@@ -54,7 +63,7 @@ class Index:
         self.sentence_vectors = _sentence_vectors(self.build, self.manifest, self.chunks.sentence_count)
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
-        self._freshness = _Freshness(self.manifest)
+        self._freshness = _Freshness(self.manifest) if check_freshness else None
 
     # -- what is indexed ---------------------------------------------------------------------
 
@@ -112,7 +121,8 @@ class Index:
             raise QueryError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         allowed = self._allowed(sources)
         history = clean_history(history, settings.max_question_chars)
-        self._freshness.check()
+        if self._freshness is not None:
+            self._freshness.check()
 
         terms = self.lexical.query_tokens(question)
         context = contextualize(question, history, len(set(terms)))
@@ -157,6 +167,18 @@ class Index:
                 f"unknown source {unknown[0]!r}; indexed documents are: {', '.join(self.sources())}"
             )
         return self.chunks.chunk_ids_of(sources)
+
+    def reopen(self, build: Path | None = None, *, check_freshness: bool = True) -> "Index":
+        """Open another build of the same folder (default: the current one) with the same settings,
+        sharing the model already loaded; refused when that build was made with other settings."""
+        build = Path(build) if build is not None else manifest.current_build(self.settings.index_dir)
+        reasons = manifest.read(build).stale_reasons(self.settings.index, check_documents=False)
+        if reasons:
+            raise StaleIndexError(
+                f"the build {build.name} was made with other settings (" + "; ".join(reasons[:3])
+                + "): restart with those settings to use it"
+            )
+        return Index(build, self.settings, self._embedder, check_freshness=check_freshness)
 
     def close(self) -> None:
         self.chunks.close()
