@@ -1,8 +1,8 @@
 """Benchmark: load and chunk one large document (default 50 MB), printing time and peak memory.
 
-    python benchmarks/large_document.py [--mb 50] [--real-tokenizer]
+    python benchmarks/large_document.py [--mb 50] [--real-tokenizer] [--one-line]
 
-The file is the seeds' text repeated. Chunking counts cl100k tokens (tiktoken) and, with
+The file is the seeds' text repeated (with --one-line, all on one line: no newline at all). Chunking counts cl100k tokens (tiktoken) and, with
 --real-tokenizer, MiniLM's word pieces too, as `rag index` does; without it a whitespace count
 stands in for the model's tokenizer (what the tests' keyword embedder does). Nothing is embedded:
 embedding is measured per passage by the build benchmarks, and 50 MB would take hours on 2 cores.
@@ -33,9 +33,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mb", type=float, default=50.0)
     parser.add_argument("--real-tokenizer", action="store_true")
+    parser.add_argument("--one-line", action="store_true")
     args = parser.parse_args()
 
     seeds = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").iterdir()))
+    if args.one_line:
+        seeds = " ".join(seeds.split())
     size = int(args.mb * 1_000_000)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "large.txt"

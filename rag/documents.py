@@ -131,7 +131,7 @@ def load_folder(folder: Path, max_bytes: int | None = None) -> LoadResult:
                 fingerprint[source] = file_sha256(resolved)
                 skipped.append(Skipped(
                     source,
-                    f"is {size / 1e6:.3g} MB, over the limit of {max_bytes / 1e6:g} MB for one "
+                    f"is {size / 1e6:.6g} MB, over the limit of {max_bytes / 1e6:g} MB for one "
                     "document (setting max_document_mb, RAG_MAX_DOCUMENT_MB): not indexed",
                 ))
                 continue
