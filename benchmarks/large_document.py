@@ -48,8 +48,9 @@ def main() -> None:
 
         started = time.perf_counter()
         skipped = load_folder(Path(folder), max_bytes=10_000_000).skipped
-        print(f"default 10 MB limit: skipped in {time.perf_counter() - started:.2f} s: "
-              f"{skipped[0].source} {skipped[0].reason}")
+        if skipped:
+            print(f"default 10 MB limit: skipped in {time.perf_counter() - started:.2f} s: "
+                  f"{skipped[0].source} {skipped[0].reason}")
 
         started = time.perf_counter()
         (document,) = load_folder(Path(folder), max_bytes=None).documents
