@@ -10,6 +10,7 @@ import fcntl
 import logging
 import os
 import shutil
+import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +25,9 @@ from rag.chunking import Chunker
 from rag.config import Settings
 from rag.documents import LoadResult, Skipped, load_folder
 from rag.embedding import Embedder, SentenceTransformerEmbedder
-from rag.errors import DocumentError, IndexCorruptError, IndexLockedError, IndexMissingError
+from rag.errors import (
+    DocumentError, IndexCorruptError, IndexLockedError, IndexMissingError, IndexWriteError,
+)
 from rag.lexical import LexicalIndex
 from rag.store import FaissStore
 
@@ -82,7 +85,8 @@ def build_index(
     """
     settings.validate()
     index_dir = Path(settings.index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
+    with _writing(index_dir):
+        index_dir.mkdir(parents=True, exist_ok=True)
     with _lock(index_dir):
         if not force and documents is None:
             fresh = _fresh_build(settings, say)
@@ -130,13 +134,14 @@ def build_index(
             timings["embed_sentences"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        build = _write_build(
-            index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
-            chunk_vectors, sentence_vectors, timings,
-        )
-        timings["write"] = time.perf_counter() - mark
-        timings["total"] = time.perf_counter() - started
-        manifest.point_to(index_dir, build)
+        with _writing(index_dir):
+            build = _write_build(
+                index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
+                chunk_vectors, sentence_vectors, timings,
+            )
+            timings["write"] = time.perf_counter() - mark
+            timings["total"] = time.perf_counter() - started
+            manifest.point_to(index_dir, build)
         _remove_old_builds(index_dir, keep=build)
         return BuildReport(
             build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings,
@@ -226,9 +231,24 @@ def _remove_old_builds(index_dir: Path, keep: Path) -> None:
 
 
 @contextmanager
+def _writing(index_dir: Path) -> Iterator[None]:
+    """OS and SQLite write failures (disk full, permissions) as an IndexWriteError."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise IndexWriteError(
+            f"cannot write the index in {index_dir} ({reason}); the previous index is unchanged: "
+            "free some space or fix the permissions, then run `rag index` again"
+        ) from exc
+
+
+@contextmanager
 def _lock(index_dir: Path) -> Iterator[None]:
     path = index_dir / LOCK
-    with open(path, "a+") as handle:
+    with _writing(index_dir):
+        handle = open(path, "a+")
+    with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -301,14 +301,21 @@ def open_index(
     settings = settings or Settings.from_env()
     if index_dir is not None:
         settings = settings.with_overrides(index_dir=Path(index_dir))
-    build = manifest.current_build(settings.index_dir)
-    reasons = manifest.read(build).stale_reasons(settings.index)
-    if reasons:
-        raise StaleIndexError(
-            f"the index in {settings.index_dir} is stale (" + "; ".join(reasons[:5])
-            + "): rebuild with `rag index`"
-        )
-    return Index(build, settings, embedder)
+    for attempt in (1, 2):
+        build = manifest.current_build(settings.index_dir)
+        try:
+            reasons = manifest.read(build).stale_reasons(settings.index)
+            if reasons:
+                raise StaleIndexError(
+                    f"the index in {settings.index_dir} is stale (" + "; ".join(reasons[:5])
+                    + "): rebuild with `rag index`"
+                )
+            return Index(build, settings, embedder)
+        except IndexCorruptError:
+            # A build that finished meanwhile removes the one being opened: open the new one.
+            if attempt == 2 or manifest.current_build(settings.index_dir) == build:
+                raise
+    raise AssertionError("unreachable")
 
 
 def ensure_index(

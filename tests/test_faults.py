@@ -15,7 +15,7 @@ import pytest
 
 from rag import manifest
 from rag.build import build_index
-from rag.errors import IndexCorruptError
+from rag.errors import IndexCorruptError, IndexWriteError
 from rag.index import ensure_index, open_index
 from tests.conftest import ROOT
 from tests.killpoints import POINTS, VOCABULARY, KeywordEmbedder
@@ -196,3 +196,52 @@ def test_killing_the_real_rag_index_never_loses_the_index(seed_index, tmp_path):
         index = open_index(index_dir, embedder=seed_index.embedder)
         assert snapshot(index, RUTTE) == expected, f"after a kill at {delay} s"
         index.close()
+
+
+def test_a_full_disk_is_a_clear_error_and_the_previous_index_stays(tiny_settings, monkeypatch):
+    import errno
+
+    embedder = KeywordEmbedder(VOCABULARY)
+    build_index(tiny_settings, embedder=embedder)
+    expected = snapshot(open_index(settings=tiny_settings, embedder=embedder))
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("rag.chunkstore.write", full)
+    with pytest.raises(IndexWriteError, match="No space left on device.*previous index is unchanged"):
+        build_index(tiny_settings, embedder=embedder)
+    monkeypatch.undo()
+    assert leftovers(tiny_settings.index_dir) == [manifest.current_build(tiny_settings.index_dir).name]
+    assert snapshot(open_index(settings=tiny_settings, embedder=embedder)) == expected
+
+    blocked = tiny_settings.with_overrides(index_dir=tiny_settings.docs_dir / "fruit.txt" / "index")
+    with pytest.raises(IndexWriteError, match="cannot write the index"):
+        build_index(blocked, embedder=embedder)
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "index", str(tiny_settings.docs_dir), "--index-dir",
+         str(blocked.index_dir)],
+        cwd=ROOT, env=environment(RAG_MODEL="keyword-test"), capture_output=True, text=True,
+    )
+    assert result.returncode == 2 and result.stderr.startswith("rag: error: cannot write the index")
+    assert result.stderr.count("\n") == 1
+
+
+def test_opening_while_a_build_replaces_the_index_opens_the_new_one(tiny_settings, monkeypatch):
+    embedder = KeywordEmbedder(VOCABULARY)
+    first = build_index(tiny_settings, embedder=embedder)
+    real_read = manifest.read
+    calls = []
+
+    def read_then_rebuild(build):
+        data = real_read(build)
+        if not calls:  # the first open reads CURRENT, then a build replaces and removes it
+            calls.append(build)
+            monkeypatch.setattr("rag.manifest.read", real_read)
+            build_index(tiny_settings, embedder=embedder)
+        return data
+
+    monkeypatch.setattr("rag.manifest.read", read_then_rebuild)
+    index = open_index(settings=tiny_settings, embedder=embedder)
+    assert calls == [first.build] and not first.build.exists() and index.build != first.build
+    assert index.ask("banana").passages
