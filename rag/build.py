@@ -13,7 +13,7 @@ import shutil
 import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -109,14 +109,29 @@ def build_index(
 
         mark = time.perf_counter()
         chunker = Chunker(settings.index.chunking, embedder.count_tokens, embedder.max_tokens)
-        chunks, sentences, files = [], [], []
-        for doc_index, document in enumerate(loaded.documents):
-            found = chunker.sentences(document)
-            sentences.extend((doc_index, s) for s in found)
-            passages = chunker.chunk(document, found)
-            chunks.extend((doc_index, c) for c in passages)
+        chunks, sentences, files, kept, failed = [], [], [], [], []
+        for document in loaded.documents:
+            try:
+                found = chunker.sentences(document)
+                passages = chunker.chunk(document, found)
+            except Exception as exc:  # a bug on one file must not keep the others out
+                log.exception("cannot split %s", document.source)
+                failed.append(Skipped(
+                    document.source,
+                    f"could not be split into passages ({exc.__class__.__name__}: {exc}): "
+                    "not indexed; please report this",
+                ))
+                say(f"{document.source} {failed[-1].reason}")
+                continue
+            sentences.extend((len(kept), s) for s in found)
+            chunks.extend((len(kept), c) for c in passages)
+            kept.append(document)
             files.append(FileReport(document.source, len(passages), document.note))
             say(files[-1].message())
+        if failed:
+            loaded = replace(loaded, documents=kept, skipped=loaded.skipped + failed)
+            if not kept:
+                raise DocumentError(f"no document in {settings.docs_dir} could be split into passages")
         chunk_texts = [loaded.documents[d].text[c.start : c.end] for d, c in chunks]
         timings["chunk"] = time.perf_counter() - mark
 

@@ -17,6 +17,9 @@ EXIT_OK, EXIT_NOTHING, EXIT_ERROR = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 terminal never raises on a character
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -138,9 +141,19 @@ def run_ask(args: argparse.Namespace) -> int:
 def _answer(index, question: str, args: argparse.Namespace, history: list[str]) -> None:
     answer = index.ask(question, k=args.k, sources=args.sources, mode=args.mode, history=history)
     if args.json:
-        print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        print(json.dumps(answer.to_dict(), ensure_ascii=not _unicode_stdout()), flush=True)
     else:
         print(format_answer(answer), flush=True)
+
+
+def _unicode_stdout() -> bool:
+    """Whether standard output can carry any character (else JSON escapes them as \\uXXXX)."""
+    import codecs
+
+    try:
+        return codecs.lookup(sys.stdout.encoding or "ascii").name.startswith("utf")
+    except LookupError:
+        return False
 
 
 def _stdin_questions():

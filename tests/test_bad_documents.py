@@ -181,3 +181,23 @@ def test_large_file_limit_is_a_setting_and_part_of_staleness(tiny_settings, keyw
         open_index(settings=tiny_settings, embedder=keyword_embedder)  # limit raised: stale
     build_index(tiny_settings, embedder=keyword_embedder)
     assert "large.txt" in open_index(settings=tiny_settings, embedder=keyword_embedder).sources()
+
+
+def test_a_file_the_chunker_fails_on_does_not_stop_the_others(tiny_settings, keyword_embedder,
+                                                             monkeypatch):
+    real = Chunker.chunk
+
+    def chunk(self, document, sentences=None):
+        if document.source == "fruit.txt":
+            raise ValueError("a bug")
+        return real(self, document, sentences)
+
+    monkeypatch.setattr(Chunker, "chunk", chunk)
+    said = []
+    report = build_index(tiny_settings, embedder=keyword_embedder, say=said.append)
+    assert report.documents == 1 and [s.source for s in report.skipped] == ["fruit.txt"]
+    assert "fruit.txt could not be split into passages (ValueError: a bug): not indexed" in said[0]
+    index = open_index(settings=tiny_settings, embedder=keyword_embedder)
+    assert index.sources() == ["travel.md"]
+    top = index.ask("train river").passages[0]
+    assert index.document_text("travel.md")[top.start : top.end] == top.text

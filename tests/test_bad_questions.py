@@ -120,3 +120,14 @@ def test_cli_answers_odd_questions_from_stdin_and_reports_bad_lines(seed_index):
         "rag: error: line 7: the question is empty",
         "rag: error: line 9: the question is 3000 characters long; the limit is 2000",
     ]
+
+
+def test_cli_on_an_ascii_terminal_escapes_instead_of_failing(seed_index):
+    index = seed_index.build.parent
+    ascii_only = {"PYTHONIOENCODING": "ascii"}
+    result = cli("ask", "Wer ist Mark Rutte? 🍌", "--json", "-k", "1", "--index-dir", index,
+                 env_extra=ascii_only)
+    assert result.returncode == 0 and result.stdout.isascii(), result.stderr.decode()
+    assert json.loads(result.stdout)["question"] == "Wer ist Mark Rutte? 🍌"
+    plain = cli("ask", "Köln 🍌", "-k", "1", "--index-dir", index, env_extra=ascii_only)
+    assert plain.returncode == 0 and plain.stdout.decode().startswith("Q: K\\xf6ln \\U0001f34c")
