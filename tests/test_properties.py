@@ -111,3 +111,25 @@ def test_ask_raises_only_query_errors_and_answers_are_exact(keyword_index, quest
         assert text[passage.start : passage.end] == passage.text
         assert all(passage.start <= a < b <= passage.end for a, b in passage.highlights)
     answer.to_dict()
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(
+    st.binary(max_size=400),
+    st.text(max_size=200).map(lambda t: t.encode("utf-8")),
+    st.text(alphabet=st.characters(max_codepoint=255), max_size=200).map(lambda t: t.encode("latin-1")),
+    st.text(max_size=100).map(lambda t: t.encode("utf-16")),
+))
+def test_any_bytes_decode_to_the_exact_text_or_a_reason(data):
+    from rag.documents import decode_document
+
+    document, reason = decode_document("f.txt", data)
+    if document is None:
+        assert reason and ("not indexed" in reason or "nothing to index" in reason)
+        return
+    assert reason == "" and document.text.strip()
+    # Nothing is altered: the text encodes back to the file's bytes (the BOM aside).
+    if document.encoding in ("utf-16", "utf-32"):
+        assert data.decode(document.encoding) == document.text  # the mark is consumed
+    else:
+        assert document.text.encode(document.encoding) == data
