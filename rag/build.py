@@ -10,9 +10,10 @@ import fcntl
 import logging
 import os
 import shutil
+import sqlite3
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
@@ -24,7 +25,9 @@ from rag.chunking import Chunker
 from rag.config import Settings
 from rag.documents import LoadResult, Skipped, load_folder
 from rag.embedding import Embedder, SentenceTransformerEmbedder
-from rag.errors import DocumentError, IndexLockedError
+from rag.errors import (
+    DocumentError, IndexCorruptError, IndexLockedError, IndexMissingError, IndexWriteError,
+)
 from rag.lexical import LexicalIndex
 from rag.store import FaissStore
 
@@ -32,6 +35,19 @@ log = logging.getLogger(__name__)
 
 SENTENCE_VECTORS = "sentences.npy"
 LOCK = ".lock"
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """One indexed file: how many passages it gave, and how it was read when not plain UTF-8."""
+
+    source: str
+    passages: int
+    note: str = ""
+
+    def message(self) -> str:
+        count = f"{self.passages} passage{'s' if self.passages != 1 else ''}"
+        return f"{self.source} {self.note + '; ' if self.note else ''}indexed in {count}"
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,7 @@ class BuildReport:
     seconds: dict[str, float] = field(default_factory=dict)
     rebuilt: bool = True
     reasons: list[str] = field(default_factory=list)
+    files: list[FileReport] = field(default_factory=list)
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -68,17 +85,19 @@ def build_index(
     """
     settings.validate()
     index_dir = Path(settings.index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
+    with _writing(index_dir):
+        index_dir.mkdir(parents=True, exist_ok=True)
     with _lock(index_dir):
         if not force and documents is None:
-            fresh = _fresh_build(settings)
+            fresh = _fresh_build(settings, say)
             if fresh is not None:
                 return fresh
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        loaded = documents if documents is not None else load_folder(settings.docs_dir)
+        max_bytes = int(settings.index.max_document_mb * 1_000_000)
+        loaded = documents if documents is not None else load_folder(settings.docs_dir, max_bytes)
         for item in loaded.skipped:
-            say(f"skipped {item.source}: {item.reason}")
+            say(f"{item.source} {item.reason}")
         if not loaded.documents:
             raise DocumentError(f"no usable .txt or .md documents in {settings.docs_dir}: nothing to index")
         timings["load"] = time.perf_counter() - started
@@ -90,11 +109,29 @@ def build_index(
 
         mark = time.perf_counter()
         chunker = Chunker(settings.index.chunking, embedder.count_tokens, embedder.max_tokens)
-        chunks, sentences = [], []
-        for doc_index, document in enumerate(loaded.documents):
-            found = chunker.sentences(document)
-            sentences.extend((doc_index, s) for s in found)
-            chunks.extend((doc_index, c) for c in chunker.chunk(document, found))
+        chunks, sentences, files, kept, failed = [], [], [], [], []
+        for document in loaded.documents:
+            try:
+                found = chunker.sentences(document)
+                passages = chunker.chunk(document, found)
+            except Exception as exc:  # a bug on one file must not keep the others out
+                log.exception("cannot split %s", document.source)
+                failed.append(Skipped(
+                    document.source,
+                    f"could not be split into passages ({exc.__class__.__name__}: {exc}): "
+                    "not indexed; please report this",
+                ))
+                say(f"{document.source} {failed[-1].reason}")
+                continue
+            sentences.extend((len(kept), s) for s in found)
+            chunks.extend((len(kept), c) for c in passages)
+            kept.append(document)
+            files.append(FileReport(document.source, len(passages), document.note))
+            say(files[-1].message())
+        if failed:
+            loaded = replace(loaded, documents=kept, skipped=loaded.skipped + failed)
+            if not kept:
+                raise DocumentError(f"no document in {settings.docs_dir} could be split into passages")
         chunk_texts = [loaded.documents[d].text[c.start : c.end] for d, c in chunks]
         timings["chunk"] = time.perf_counter() - mark
 
@@ -112,34 +149,44 @@ def build_index(
             timings["embed_sentences"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        build = _write_build(
-            index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
-            chunk_vectors, sentence_vectors, timings,
-        )
-        timings["write"] = time.perf_counter() - mark
-        timings["total"] = time.perf_counter() - started
-        manifest.point_to(index_dir, build)
+        with _writing(index_dir):
+            build = _write_build(
+                index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
+                chunk_vectors, sentence_vectors, timings,
+            )
+            timings["write"] = time.perf_counter() - mark
+            timings["total"] = time.perf_counter() - started
+            manifest.point_to(index_dir, build)
         _remove_old_builds(index_dir, keep=build)
         return BuildReport(
-            build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings
+            build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings,
+            files=files,
         )
 
 
-def _fresh_build(settings: Settings) -> BuildReport | None:
+def _fresh_build(settings: Settings, say: Callable[[str], None]) -> BuildReport | None:
     try:
         build = manifest.current_build(settings.index_dir)
         current = manifest.read(build)
-    except Exception:  # missing or unreadable: rebuild
+        manifest.verify(build, current)
+    except IndexMissingError:
         return None
-    if Path(current.docs_dir or "") != Path(settings.docs_dir).resolve():
+    except IndexCorruptError as exc:
+        say(f"the index cannot be used ({exc}): rebuilding it")
         return None
-    if current.stale_reasons(settings.index):
+    try:
+        if Path(current.docs_dir or "") != Path(settings.docs_dir).resolve():
+            return None
+        if current.stale_reasons(settings.index):
+            return None
+        counts = current.counts
+        return BuildReport(
+            build, counts["documents"], counts["passages"], counts["sentences"],
+            [Skipped(**s) for s in current.data.get("skipped", [])], rebuilt=False,
+        )
+    except (KeyError, TypeError, ValueError) as exc:  # a manifest with odd contents
+        say(f"the index manifest in {build} is not as expected ({exc!r}): rebuilding it")
         return None
-    counts = current.counts
-    return BuildReport(
-        build, counts["documents"], counts["passages"], counts["sentences"],
-        [Skipped(**s) for s in current.data.get("skipped", [])], rebuilt=False,
-    )
 
 
 def _write_build(
@@ -158,6 +205,7 @@ def _write_build(
         if sentence_vectors is not None:
             np.save(staging / SENTENCE_VECTORS, sentence_vectors.astype(np.float16))
         chunkstore.write(staging, loaded.documents, chunks, sentences)
+        files = manifest.file_record(staging)
         manifest.write(
             staging,
             {
@@ -167,12 +215,14 @@ def _write_build(
                 "docs_dir": str(Path(settings.docs_dir).resolve()) if settings.docs_dir else None,
                 "fingerprint": loaded.fingerprint,
                 "skipped": [{"source": s.source, "reason": s.reason} for s in loaded.skipped],
+                "decoded": {d.source: d.encoding for d in loaded.documents if d.encoding != "utf-8"},
                 "counts": {
                     "documents": len(loaded.documents),
                     "passages": len(chunks),
                     "sentences": len(sentences),
                 },
                 "timings": {k: round(v, 3) for k, v in timings.items()},
+                "files": files,
             },
         )
         build = index_dir / name
@@ -184,18 +234,36 @@ def _write_build(
 
 
 def _remove_old_builds(index_dir: Path, keep: Path) -> None:
-    """Old builds and abandoned partial ones; a reader still holding files open keeps its copy."""
+    """Old builds, abandoned partial ones and temporary files left by a killed build; a reader
+    still holding files open keeps its copy (runs under the build lock)."""
     for entry in index_dir.iterdir():
         if entry.is_dir() and entry != keep and (
             entry.name.startswith("build-") or entry.name.endswith(".partial")
         ):
             shutil.rmtree(entry, ignore_errors=True)
+        elif entry.is_file() and entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            entry.unlink(missing_ok=True)
+
+
+@contextmanager
+def _writing(index_dir: Path) -> Iterator[None]:
+    """OS and SQLite write failures (disk full, permissions) as an IndexWriteError."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise IndexWriteError(
+            f"cannot write the index in {index_dir} ({reason}); the previous index is unchanged: "
+            "free some space or fix the permissions, then run `rag index` again"
+        ) from exc
 
 
 @contextmanager
 def _lock(index_dir: Path) -> Iterator[None]:
     path = index_dir / LOCK
-    with open(path, "a+") as handle:
+    with _writing(index_dir):
+        handle = open(path, "a+")
+    with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

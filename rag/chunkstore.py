@@ -108,6 +108,7 @@ class ChunkStore:
         if not path.is_file():
             raise IndexCorruptError(f"{path} is missing; rebuild with `rag index`")
         self._lock = threading.Lock()
+        self._path = path
         try:
             self._db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
             rows = self._db.execute(
@@ -175,7 +176,12 @@ class ChunkStore:
 
     def _query(self, sql: str, params) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:  # a page damaged after the store was opened
+                raise IndexCorruptError(
+                    f"{self._path} cannot be read ({exc}); rebuild with `rag index`"
+                ) from None
 
     def close(self) -> None:
         with self._lock:

@@ -17,6 +17,9 @@ EXIT_OK, EXIT_NOTHING, EXIT_ERROR = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 terminal never raises on a character
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -32,8 +35,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), like every other error."""
+
+    def error(self, message: str):
+        self.exit(EXIT_ERROR, f"rag: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="rag",
         description="Answer questions from a folder of documents with verbatim, cited passages.",
     )
@@ -109,24 +119,50 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def run_ask(args: argparse.Namespace) -> int:
+    from rag.errors import QueryError
     from rag.index import open_index
 
     index = open_index(settings=_settings(args))
-    questions = [args.question] if args.question is not None else _stdin_questions()
     history = list(args.history)
-    for question in questions:
-        answer = index.ask(question, k=args.k, sources=args.sources, mode=args.mode, history=history)
-        if args.json:
-            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
-        else:
-            print(format_answer(answer), flush=True)
-    return EXIT_OK
+    if args.question is not None:
+        _answer(index, args.question, args, history)
+        return EXIT_OK
+    # One bad line of many is reported (one line on stderr) and the rest are still answered.
+    failed = 0
+    for number, question in _stdin_questions():
+        try:
+            _answer(index, question, args, history)
+        except QueryError as exc:
+            failed += 1
+            print(f"rag: error: line {number}: {exc}", file=sys.stderr, flush=True)
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def _answer(index, question: str, args: argparse.Namespace, history: list[str]) -> None:
+    answer = index.ask(question, k=args.k, sources=args.sources, mode=args.mode, history=history)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=not _unicode_stdout()), flush=True)
+    else:
+        print(format_answer(answer), flush=True)
+
+
+def _unicode_stdout() -> bool:
+    """Whether standard output can carry any character (else JSON escapes them as \\uXXXX)."""
+    import codecs
+
+    try:
+        return codecs.lookup(sys.stdout.encoding or "ascii").name.startswith("utf")
+    except LookupError:
+        return False
 
 
 def _stdin_questions():
-    for line in sys.stdin:
+    """(line number, question) for each non-blank line; undecodable bytes become U+FFFD."""
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")
+    for number, line in enumerate(sys.stdin, start=1):
         if line.strip():
-            yield line.rstrip("\n")
+            yield number, line.rstrip("\n")
 
 
 def format_answer(answer) -> str:

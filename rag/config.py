@@ -48,6 +48,9 @@ class IndexSettings:
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     embed_sentences: bool = True
     """Embed every sentence too, so highlights and confidence cost no model call at query time."""
+    max_document_mb: float = 10.0
+    """Larger files are skipped with a message: embedding 10 MB takes ~20 minutes on 2 CPU cores
+    (50 MB would take hours). Raise it to index bigger files."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,6 +103,8 @@ class Settings:
 
     def validate(self) -> "Settings":
         self.index.chunking.validate()
+        if not self.index.max_document_mb > 0:
+            raise ConfigError(f"max_document_mb must be positive, got {self.index.max_document_mb}")
         self.query.validate()
         return self
 
@@ -134,6 +139,7 @@ _ENV = (
     ("RAG_K", "k", int),
     ("RAG_MODE", "mode", str),
     ("RAG_MIN_CONFIDENCE", "min_confidence", float),
+    ("RAG_MAX_DOCUMENT_MB", "max_document_mb", float),
 )
 
 

@@ -25,6 +25,10 @@ class IndexCorruptError(RagError):
     """An index file is missing, truncated or from an unknown format version."""
 
 
+class IndexWriteError(RagError):
+    """The index could not be written (disk full, no permission); the previous one is unchanged."""
+
+
 class IndexLockedError(RagError):
     """Another process is building the index right now."""
 

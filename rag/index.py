@@ -31,15 +31,27 @@ from rag.store import FaissStore
 
 FRESHNESS_INTERVAL = 2.0
 """Seconds between checks that the documents on disk still match the index."""
+RAW_QUESTION_FACTOR = 10
+"""A question longer than this many times the limit is refused before it is even cleaned."""
 
 
 class Index:
     """A loaded index: passages, vectors, BM25, and the model that embeds questions."""
 
-    def __init__(self, build: Path, settings: Settings, embedder: Embedder | None = None):
+    def __init__(
+        self,
+        build: Path,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        *,
+        check_freshness: bool = True,
+    ):
+        """Open one build. With check_freshness, questions are refused once a document changes
+        on disk (StaleIndexError); a LiveIndex turns this off and follows new builds instead."""
         self.build = Path(build)
         self.settings = settings
         self.manifest = manifest.read(self.build)
+        manifest.verify(self.build, self.manifest)
         self.chunks = ChunkStore(self.build)
         self.store = FaissStore.load(self.build)
         self.lexical = LexicalIndex.load(self.build, self.chunks.chunk_count)
@@ -48,11 +60,10 @@ class Index:
                 f"{self.build} holds {len(self.store)} vectors for {self.chunks.chunk_count} "
                 "passages; rebuild with `rag index`"
             )
-        vectors = self.build / SENTENCE_VECTORS
-        self.sentence_vectors = np.load(vectors, mmap_mode="r") if vectors.exists() else None
+        self.sentence_vectors = _sentence_vectors(self.build, self.manifest, self.chunks.sentence_count)
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
-        self._freshness = _Freshness(self.manifest)
+        self._freshness = _Freshness(self.manifest) if check_freshness else None
 
     # -- what is indexed ---------------------------------------------------------------------
 
@@ -109,10 +120,12 @@ class Index:
         if mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         allowed = self._allowed(sources)
-        self._freshness.check()
+        history = clean_history(history, settings.max_question_chars)
+        if self._freshness is not None:
+            self._freshness.check()
 
         terms = self.lexical.query_tokens(question)
-        context = contextualize(question, list(history or ()), len(set(terms)))
+        context = contextualize(question, history, len(set(terms)))
         if context.uses_history:
             vectors = self.embedder.embed([question, context.context])
             query_vector = vectors[0] + HISTORY_WEIGHT * vectors[1]
@@ -142,7 +155,10 @@ class Index:
             return None
         if isinstance(sources, str):
             sources = [sources]
-        sources = list(sources)
+        try:
+            sources = list(sources)
+        except TypeError:
+            raise QueryError(f"sources must be a list of document names, got {sources!r}") from None
         if not sources:
             return None
         unknown = [s for s in sources if not isinstance(s, str) or not self.chunks.has_source(s)]
@@ -152,23 +168,58 @@ class Index:
             )
         return self.chunks.chunk_ids_of(sources)
 
+    def reopen(self, build: Path | None = None, *, check_freshness: bool = True) -> "Index":
+        """Open another build of the same folder (default: the current one) with the same settings,
+        sharing the model already loaded; refused when that build was made with other settings."""
+        build = Path(build) if build is not None else manifest.current_build(self.settings.index_dir)
+        reasons = manifest.read(build).stale_reasons(self.settings.index, check_documents=False)
+        if reasons:
+            raise StaleIndexError(
+                f"the build {build.name} was made with other settings (" + "; ".join(reasons[:3])
+                + "): restart with those settings to use it"
+            )
+        return Index(build, self.settings, self._embedder, check_freshness=check_freshness)
+
     def close(self) -> None:
         self.chunks.close()
 
 
 def clean_question(question: object, max_chars: int) -> str:
     """The question with control characters removed; a QueryError when nothing usable is left."""
-    if not isinstance(question, str):
-        raise QueryError("the question must be text")
-    cleaned = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in question
-    ).strip()
-    cleaned = " ".join(cleaned.split())
+    if isinstance(question, str) and len(question) > RAW_QUESTION_FACTOR * max_chars:
+        # Refused before cleaning, so the work per request stays bounded whatever is sent.
+        raise QueryError(f"the question is {len(question)} characters long; the limit is {max_chars}")
+    cleaned = _clean_text(question, "the question")
     if not cleaned:
         raise QueryError("the question is empty")
     if len(cleaned) > max_chars:
         raise QueryError(f"the question is {len(cleaned)} characters long; the limit is {max_chars}")
     return cleaned
+
+
+def clean_history(history: object, max_chars: int) -> list[str]:
+    """Earlier questions, cleaned like a question; blank ones dropped."""
+    if history is None:
+        return []
+    if isinstance(history, str) or not isinstance(history, (list, tuple)):
+        raise QueryError("history must be a list of earlier questions")
+    cleaned = [_clean_text(item, "each earlier question") for item in history]
+    too_long = [len(c) for c in cleaned if len(c) > max_chars]
+    if too_long:
+        raise QueryError(
+            f"an earlier question is {too_long[0]} characters long; the limit is {max_chars}"
+        )
+    return [c for c in cleaned if c]
+
+
+def _clean_text(text: object, what: str) -> str:
+    """Control and format characters become spaces; whitespace runs fold to one space."""
+    if not isinstance(text, str):
+        raise QueryError(f"{what} must be text")
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch for ch in text
+    )
+    return " ".join(cleaned.split())
 
 
 def check_k(k: object, max_k: int) -> int:
@@ -224,6 +275,22 @@ class _Freshness:
             self._signature = signature
 
 
+def _sentence_vectors(build: Path, built: manifest.Manifest, sentences: int) -> np.ndarray | None:
+    """The memory-mapped sentence vectors, checked against the manifest and the sentence count."""
+    path = build / SENTENCE_VECTORS
+    if not built.data["settings"].get("embed_sentences", True) and not path.exists():
+        return None
+    try:
+        vectors = np.load(path, mmap_mode="r")
+    except (OSError, ValueError, EOFError) as exc:
+        raise IndexCorruptError(f"{path} cannot be read ({exc}); rebuild with `rag index`") from None
+    if vectors.ndim != 2 or vectors.shape[0] != sentences:
+        raise IndexCorruptError(
+            f"{path} holds {vectors.shape} vectors for {sentences} sentences; rebuild with `rag index`"
+        )
+    return vectors
+
+
 def open_index(
     index_dir: str | Path | None = None,
     *,
@@ -234,14 +301,21 @@ def open_index(
     settings = settings or Settings.from_env()
     if index_dir is not None:
         settings = settings.with_overrides(index_dir=Path(index_dir))
-    build = manifest.current_build(settings.index_dir)
-    reasons = manifest.read(build).stale_reasons(settings.index)
-    if reasons:
-        raise StaleIndexError(
-            f"the index in {settings.index_dir} is stale (" + "; ".join(reasons[:5])
-            + "): rebuild with `rag index`"
-        )
-    return Index(build, settings, embedder)
+    for attempt in (1, 2):
+        build = manifest.current_build(settings.index_dir)
+        try:
+            reasons = manifest.read(build).stale_reasons(settings.index)
+            if reasons:
+                raise StaleIndexError(
+                    f"the index in {settings.index_dir} is stale (" + "; ".join(reasons[:5])
+                    + "): rebuild with `rag index`"
+                )
+            return Index(build, settings, embedder)
+        except IndexCorruptError:
+            # A build that finished meanwhile removes the one being opened: open the new one.
+            if attempt == 2 or manifest.current_build(settings.index_dir) == build:
+                raise
+    raise AssertionError("unreachable")
 
 
 def ensure_index(
@@ -253,9 +327,17 @@ def ensure_index(
 ) -> Index:
     """Open the index of `settings.docs_dir`, building or rebuilding it first when missing or stale."""
     report = build_index(settings, embedder=embedder, progress=progress, force=False, say=say)
+    try:
+        index = Index(report.build, settings, embedder)
+    except IndexCorruptError as exc:
+        if report.rebuilt:
+            raise
+        say(f"the index cannot be used ({exc}): rebuilding it")
+        report = build_index(settings, embedder=embedder, progress=progress, force=True, say=say)
+        index = Index(report.build, settings, embedder)
     if report.rebuilt:
         say(f"built the index: {report.documents} documents, {report.passages} passages")
-    return Index(report.build, settings, embedder)
+    return index
 
 
 __all__ = ["Index", "open_index", "ensure_index", "IndexMissingError"]
