@@ -109,7 +109,7 @@ class ChunkStore:
             raise IndexCorruptError(f"{path} is missing; rebuild with `rag index`")
         self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             rows = self._db.execute(
                 "SELECT d.id, d.source, d.sha256, length(d.text), count(c.id) "
                 "FROM documents d LEFT JOIN chunks c ON c.doc = d.id GROUP BY d.id ORDER BY d.id"
