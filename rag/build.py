@@ -31,6 +31,7 @@ from rag.store import FaissStore
 log = logging.getLogger(__name__)
 
 SENTENCE_VECTORS = "sentences.npy"
+ENCODERS = "encoders"
 LOCK = ".lock"
 
 
@@ -49,8 +50,18 @@ class BuildReport:
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The embedding model named in the settings (loading it takes a few seconds)."""
-    return SentenceTransformerEmbedder(settings.index.model, settings.device, settings.batch_size)
+    """The embedding model named in the settings, run by the backend they name (torch, or ONNX
+    Runtime from an export kept in `settings.encoder_cache`, by default `<index_dir>/encoders/`)."""
+    if settings.index.backend == "torch":
+        return SentenceTransformerEmbedder(
+            settings.index.model, settings.device, settings.batch_size, settings.threads
+        )
+    from rag.onnx_embedding import OnnxEmbedder
+
+    cache = settings.encoder_cache or Path(settings.index_dir) / ENCODERS
+    return OnnxEmbedder(
+        settings.index.model, settings.index.backend, cache, settings.batch_size, settings.threads
+    )
 
 
 def build_index(

@@ -58,7 +58,8 @@ class Manifest:
             if wanted_model != self.model.get("name"):
                 reasons.append(f"the model is now {wanted_model!r}, the index has {self.model.get('name')!r}")
             wanted, recorded = settings.to_dict(), self.data["settings"]
-            for key in ("chunking", "embed_sentences"):
+            recorded = {"backend": "torch", **recorded}  # builds from before backends were torch
+            for key in ("chunking", "embed_sentences", "backend"):
                 if recorded.get(key) != wanted[key]:
                     reasons.append(f"the setting {key} changed ({recorded.get(key)} -> {wanted[key]})")
         if check_documents and self.docs_dir is not None:
