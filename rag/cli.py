@@ -61,12 +61,35 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
     _common(ask)
     ask.set_defaults(run=run_ask)
+
+    bench = sub.add_parser(
+        "bench",
+        help="measure model load, index build, query latency and memory",
+        description="Build throw-away indexes of the seeds (and of a BEIR corpus with --corpus), time "
+        "questions in every mode, print a table and write the figures as JSON.",
+    )
+    bench.add_argument("docs_dir", nargs="?", type=Path, help="documents folder (default: seeds/)")
+    bench.add_argument("--corpus", type=Path, default=None, metavar="CORPUS_JSONL",
+                       help="also benchmark a BEIR corpus.jsonl (its queries.jsonl gives the questions)")
+    bench.add_argument("--limit", type=int, default=None, metavar="N",
+                       help="only the first N documents of --corpus")
+    bench.add_argument("--queries", type=int, default=100, help="distinct questions per mode (default 100)")
+    bench.add_argument("--no-seeds", action="store_true", help="skip the seeds (only --corpus)")
+    bench.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
+    bench.add_argument("--output", type=Path, default=Path("benchmarks/results/latest.json"),
+                       help="where to write the JSON (default benchmarks/results/latest.json)")
+    bench.add_argument("--model", default=None, help="sentence-transformers model name or path")
+    bench.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
+                       help="how the model runs (default onnx)")
+    bench.set_defaults(run=run_bench, index_dir=None)
     return parser
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default: index/)")
     parser.add_argument("--model", default=None, help="sentence-transformers model name or path")
+    parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
+                        help="how the model runs (default onnx; part of the index's identity)")
 
 
 def _settings(args: argparse.Namespace):
@@ -76,6 +99,7 @@ def _settings(args: argparse.Namespace):
         docs_dir=getattr(args, "docs_dir", None),
         index_dir=args.index_dir,
         model=args.model,
+        backend=getattr(args, "backend", None),
     )
 
 
@@ -120,6 +144,25 @@ def run_ask(args: argparse.Namespace) -> int:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
             print(format_answer(answer), flush=True)
+    return EXIT_OK
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from rag import bench
+
+    say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    report = bench.run(
+        _settings(args),
+        corpus_file=args.corpus,
+        limit=args.limit,
+        queries=args.queries,
+        seeds=not args.no_seeds,
+        startup=not args.no_startup,
+        say=say,
+    )
+    print(bench.format_table(report))
+    bench.write_json(report, args.output)
+    print(f"figures written to {args.output}")
     return EXIT_OK
 
 
