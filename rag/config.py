@@ -87,6 +87,8 @@ class QuerySettings:
     highlight_margin: float = 0.04
     """Sentences scoring within this of a passage's best sentence are highlighted too."""
     max_highlights: int = 2
+    question_cache: int = 256
+    """Question vectors kept per open index (least recently used dropped); 0 disables."""
 
     def validate(self) -> None:
         if self.mode not in MODES:

@@ -88,6 +88,8 @@ class LexicalIndex:
         return cls(bm25, size)
 
 
-def content_terms(text: str, stemmer) -> set[str]:
-    """The stemmed, stopword-free terms of `text`, as BM25 sees them (used to match sentences)."""
-    return set(tokenize([text], stemmer)[0])
+def content_terms(texts: Sequence[str], stemmer) -> list[set[str]]:
+    """The stemmed, stopword-free terms of each text, as BM25 sees them (used to match sentences)."""
+    if not texts:
+        return []
+    return [set(tokens) for tokens in tokenize(texts, stemmer)]
