@@ -24,6 +24,7 @@ from rag.chunking import Chunker
 from rag.config import Settings
 from rag.documents import LoadResult, Skipped, load_folder
 from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.embedding_cache import CachedEmbedder
 from rag.errors import DocumentError, IndexLockedError
 from rag.lexical import LexicalIndex
 from rag.store import FaissStore
@@ -47,6 +48,9 @@ class BuildReport:
     seconds: dict[str, float] = field(default_factory=dict)
     rebuilt: bool = True
     reasons: list[str] = field(default_factory=list)
+    embedded: int = 0
+    """Passages and sentences actually run through the model (the rest came from the cache)."""
+    reused: int = 0
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -99,41 +103,60 @@ def build_index(
             embedder = load_embedder(settings)
             timings["model_load"] = time.perf_counter() - mark
 
-        mark = time.perf_counter()
-        chunker = Chunker(settings.index.chunking, embedder.count_tokens, embedder.max_tokens)
-        chunks, sentences = [], []
-        for doc_index, document in enumerate(loaded.documents):
-            found = chunker.sentences(document)
-            sentences.extend((doc_index, s) for s in found)
-            chunks.extend((doc_index, c) for c in chunker.chunk(document, found))
-        chunk_texts = [loaded.documents[d].text[c.start : c.end] for d, c in chunks]
-        timings["chunk"] = time.perf_counter() - mark
+        cache = CachedEmbedder(embedder, index_dir) if settings.embedding_cache else None
+        try:
+            report = _build(settings, index_dir, embedder, cache, loaded, timings, started, progress, say)
+            if cache is not None:
+                cache.prune()
+            return report
+        finally:
+            if cache is not None:
+                cache.close()
 
-        mark = time.perf_counter()
-        say(f"embedding {len(chunk_texts)} passages from {len(loaded.documents)} documents")
-        chunk_vectors = embedder.embed(chunk_texts, progress=progress)
-        timings["embed_passages"] = time.perf_counter() - mark
-        sentence_vectors = None
-        if settings.index.embed_sentences:
-            mark = time.perf_counter()
-            say(f"embedding {len(sentences)} sentences for highlighting")
-            sentence_vectors = embedder.embed(
-                [loaded.documents[d].text[s.start : s.end] for d, s in sentences], progress=progress
-            )
-            timings["embed_sentences"] = time.perf_counter() - mark
 
+def _build(settings, index_dir, embedder, cache, loaded, timings, started, progress, say) -> BuildReport:
+    """Chunk, embed (through the cache when there is one), write, switch."""
+    encoder = cache if cache is not None else embedder
+    mark = time.perf_counter()
+    chunker = Chunker(settings.index.chunking, embedder.count_tokens, embedder.max_tokens)
+    chunks, sentences = [], []
+    for doc_index, document in enumerate(loaded.documents):
+        found = chunker.sentences(document)
+        sentences.extend((doc_index, s) for s in found)
+        chunks.extend((doc_index, c) for c in chunker.chunk(document, found))
+    chunk_texts = [loaded.documents[d].text[c.start : c.end] for d, c in chunks]
+    timings["chunk"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    say(f"{len(chunk_texts)} passages from {len(loaded.documents)} documents")
+    chunk_vectors = encoder.embed(chunk_texts, progress=progress)
+    timings["embed_passages"] = time.perf_counter() - mark
+    sentence_vectors = None
+    if settings.index.embed_sentences:
         mark = time.perf_counter()
-        build = _write_build(
-            index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
-            chunk_vectors, sentence_vectors, timings,
+        say(f"{len(sentences)} sentences for highlighting")
+        sentence_vectors = encoder.embed(
+            [loaded.documents[d].text[s.start : s.end] for d, s in sentences], progress=progress
         )
-        timings["write"] = time.perf_counter() - mark
-        timings["total"] = time.perf_counter() - started
-        manifest.point_to(index_dir, build)
-        _remove_old_builds(index_dir, keep=build)
-        return BuildReport(
-            build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings
-        )
+        timings["embed_sentences"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    build = _write_build(
+        index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
+        chunk_vectors, sentence_vectors, timings,
+    )
+    timings["write"] = time.perf_counter() - mark
+    timings["total"] = time.perf_counter() - started
+    manifest.point_to(index_dir, build)
+    _remove_old_builds(index_dir, keep=build)
+    embedded = cache.embedded if cache is not None else len(chunks) + len(sentences)
+    reused = cache.reused if cache is not None else 0
+    if cache is not None:
+        say(f"embedded {embedded} new passages and sentences; {reused} came from the cache")
+    return BuildReport(
+        build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings,
+        embedded=embedded, reused=reused,
+    )
 
 
 def _fresh_build(settings: Settings) -> BuildReport | None:

@@ -109,6 +109,9 @@ class Settings:
     batch_size: int = 32
     threads: int = 0
     """Threads of the encoder (ONNX Runtime intra-op, or torch); 0 leaves the library's default."""
+    embedding_cache: bool = True
+    """Keep embeddings between builds (`<index_dir>/embeddings/`), so a rebuild embeds only new
+    text; the result equals a full rebuild. False embeds everything again."""
     encoder_cache: Path | None = None
     """Where ONNX exports of the model are kept; None means `<index_dir>/encoders/`."""
     index: IndexSettings = field(default_factory=IndexSettings)
