@@ -27,7 +27,7 @@ from rag.embedding import Embedder, SentenceTransformerEmbedder
 from rag.embedding_cache import CachedEmbedder
 from rag.errors import DocumentError, IndexLockedError
 from rag.lexical import LexicalIndex
-from rag.store import FaissStore
+from rag.store import FaissStore, choose_factory
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,8 @@ def _write_build(
     staging = index_dir / f".{name}.partial"
     staging.mkdir()
     try:
-        store = FaissStore(embedder.dimension)
+        factory = choose_factory(settings.index.dense_index, len(chunks), settings.index.exact_up_to)
+        store = FaissStore(embedder.dimension, factory=factory)
         store.add(np.arange(len(chunks), dtype=np.int64), chunk_vectors)
         store.save(staging)
         LexicalIndex.build(chunk_texts).save(staging)
@@ -207,6 +208,7 @@ def _write_build(
                     "sentences": len(sentences),
                 },
                 "timings": {k: round(v, 3) for k, v in timings.items()},
+                "dense_index": factory,
             },
         )
         build = index_dir / name

@@ -55,7 +55,16 @@ class IndexSettings:
     no torch import to answer), or "onnx-int8" (weights quantised to int8). Part of the index's
     identity: vectors from different backends are not mixed. See docs/benchmarks.md."""
 
+    dense_index: str = "auto"
+    """The FAISS index of passage vectors, as a factory string ("Flat" exact; "HNSW32", "IVF1024,Flat"
+    approximate), or "auto": exact up to `exact_up_to` passages, "HNSW32" beyond. The string used
+    is recorded in the manifest."""
+    exact_up_to: int = 50_000
+    """Largest corpus searched exactly under "auto" (measured: see docs/benchmarks.md)."""
+
     def validate(self) -> None:
+        if self.exact_up_to < 0:
+            raise ConfigError(f"exact_up_to must be >= 0, got {self.exact_up_to}")
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
 
@@ -87,6 +96,10 @@ class QuerySettings:
     highlight_margin: float = 0.04
     """Sentences scoring within this of a passage's best sentence are highlighted too."""
     max_highlights: int = 2
+    ef_search: int = 128
+    """HNSW search depth (accuracy vs speed) when the dense index is an HNSW graph; at least `candidates`."""
+    nprobe: int = 16
+    """IVF lists searched when the dense index is an IVF index."""
     question_cache: int = 256
     """Question vectors kept per open index (least recently used dropped); 0 disables."""
 

@@ -43,6 +43,7 @@ class Index:
         self.manifest = manifest.read(self.build)
         self.chunks = ChunkStore(self.build)
         self.store = FaissStore.load(self.build)
+        self.store.tune(ef_search=settings.query.ef_search, nprobe=settings.query.nprobe)
         self.lexical = LexicalIndex.load(self.build, self.chunks.chunk_count)
         if len(self.store) != self.chunks.chunk_count:
             raise IndexCorruptError(
