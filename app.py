@@ -78,6 +78,7 @@ def main(argv=None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: anyone who can reach it can query the documents",
               file=sys.stderr)
+    index.embedder  # load the model now, so the first question does not wait for it
     build_ui(index).queue().launch(server_name=args.host, server_port=args.port)
     return 0
 

@@ -50,6 +50,7 @@ class Report:
     settings: dict[str, Any]
     corpora: list[dict[str, Any]] = field(default_factory=list)
     startup: dict[str, Any] | None = None
+    scale: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class Report:
             "settings": self.settings,
             "corpora": self.corpora,
             "startup": self.startup,
+            "scale": self.scale,
             "peak_rss_mb": peak_rss_mb(),
         }
 
@@ -242,7 +244,41 @@ def startup_figures(
         return figures
     figures["ask_process_s"] = round(time.perf_counter() - mark, 3)
     figures.update({k: round(v, 3) if isinstance(v, float) else v for k, v in split.items()})
+    if index_dir is not None and Path("app.py").is_file():
+        figures["app_ready_s"] = app_ready_seconds(python, settings.docs_dir, index_dir, env)
     return figures
+
+
+def app_ready_seconds(python: str, docs_dir: Path, index_dir: Path, env: dict[str, str]) -> float | None:
+    """Seconds from starting `app.py` on a free local port (index already built) until its page
+    answers; the app loads the model before it starts serving. None if it never does in 180 s."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    mark = time.perf_counter()
+    process = subprocess.Popen(
+        [python, "app.py", "--port", str(port), "--docs-dir", str(docs_dir), "--index-dir", str(index_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+    try:
+        while time.perf_counter() - mark < 180 and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    if response.status == 200:
+                        return round(time.perf_counter() - mark, 3)
+            except OSError:
+                time.sleep(0.1)
+        return None
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def run(
@@ -253,6 +289,7 @@ def run(
     queries: int = 100,
     seeds: bool = True,
     startup: bool = True,
+    scale: Sequence[int] = (),
     say: Callable[[str], None] = lambda message: None,
 ) -> Report:
     """The whole benchmark: the seeds (and a BEIR corpus when given), then start-up."""
@@ -269,6 +306,12 @@ def run(
             say("timing start-up in fresh processes")
             index_dir = scratch / "seeds-index" if seeds else None
             report.startup = startup_figures(settings, index_dir=index_dir)
+    if scale:
+        from rag.bench_scale import run_scale
+
+        report.scale = run_scale(
+            sorted(scale), depth=settings.query.candidates, threads=settings.query.search_threads, say=say
+        )
     return report
 
 
@@ -319,8 +362,15 @@ def format_table(report: Report) -> str:
             rows.append(("warm `rag ask`", f"{s['ask_process_s']:.2f} s process = open index {s['open_index_s']:.2f} "
                                            f"+ model load {s['model_load_s']:.2f} + answer {s['first_answer_s']:.2f}"
                                            f" (torch loaded: {s['torch_loaded']})"))
-    width = max(len(k) for k, _ in rows) + 2
-    return "\n".join(f"{k:<{width}}{v}" for k, v in rows)
+        if s.get("app_ready_s") is not None:
+            rows.append(("app.py ready (model loaded)", f"{s['app_ready_s']:.2f} s"))
+    width = max((len(k) for k, _ in rows), default=0) + 2
+    table = "\n".join(f"{k:<{width}}{v}" for k, v in rows)
+    if report.scale:
+        from rag.bench_scale import format_scale
+
+        table = (table + "\n" if table else "") + format_scale(report.scale)
+    return table
 
 
 def _passage_texts(index) -> list[str]:

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--queries", type=int, default=100, help="distinct questions per mode (default 100)")
     bench.add_argument("--no-seeds", action="store_true", help="skip the seeds (only --corpus)")
     bench.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
+    bench.add_argument("--scale", type=int, action="append", default=[], metavar="N",
+                       help="also time FAISS index types on N synthetic vectors (repeatable, e.g. 100000)")
     bench.add_argument("--output", type=Path, default=Path("benchmarks/results/latest.json"),
                        help="where to write the JSON (default benchmarks/results/latest.json)")
     bench.add_argument("--model", default=None, help="sentence-transformers model name or path")
@@ -158,6 +160,7 @@ def run_bench(args: argparse.Namespace) -> int:
         queries=args.queries,
         seeds=not args.no_seeds,
         startup=not args.no_startup,
+        scale=args.scale,
         say=say,
     )
     print(bench.format_table(report))

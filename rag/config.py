@@ -100,6 +100,9 @@ class QuerySettings:
     """HNSW search depth (accuracy vs speed) when the dense index is an HNSW graph; at least `candidates`."""
     nprobe: int = 16
     """IVF lists searched when the dense index is an IVF index."""
+    search_threads: int = 1
+    """OpenMP threads of one FAISS search (0: FAISS's default, all cores). One question is
+    searched fastest by one thread: extra threads wait on each other on a busy machine."""
     question_cache: int = 256
     """Question vectors kept per open index (least recently used dropped); 0 disables."""
 

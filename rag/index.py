@@ -43,7 +43,8 @@ class Index:
         self.manifest = manifest.read(self.build)
         self.chunks = ChunkStore(self.build)
         self.store = FaissStore.load(self.build)
-        self.store.tune(ef_search=settings.query.ef_search, nprobe=settings.query.nprobe)
+        query = settings.query
+        self.store.tune(ef_search=query.ef_search, nprobe=query.nprobe, threads=query.search_threads)
         self.lexical = LexicalIndex.load(self.build, self.chunks.chunk_count)
         if len(self.store) != self.chunks.chunk_count:
             raise IndexCorruptError(

