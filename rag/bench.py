@@ -294,6 +294,16 @@ def run(
 ) -> Report:
     """The whole benchmark: the seeds (and a BEIR corpus when given), then start-up."""
     report = Report(machine=machine(), settings=settings.index.to_dict())
+    if (seeds or corpus_file is not None) and settings.index.backend != "torch":
+        from rag.build import ENCODERS, load_embedder
+
+        # The ONNX export is kept with the real index, made once here if missing, so that
+        # "model load" below times loading an export, not making one.
+        settings = settings.with_overrides(
+            encoder_cache=settings.encoder_cache or Path(settings.index_dir) / ENCODERS
+        )
+        say("preparing the encoder")
+        load_embedder(settings)
     with tempfile.TemporaryDirectory(prefix="rag-bench-") as scratch:
         scratch = Path(scratch)
         if seeds:
