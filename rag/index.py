@@ -26,7 +26,7 @@ from rag.conversation import HISTORY_WEIGHT, contextualize
 from rag.documents import document_paths
 from rag.embedding import Embedder
 from rag.errors import IndexCorruptError, IndexMissingError, QueryError, StaleIndexError
-from rag.lexical import LexicalIndex, content_terms
+from rag.lexical import LexicalIndex
 from rag.retrieval import merge_overlapping, rank
 from rag.store import FaissStore
 
@@ -136,7 +136,7 @@ class Index:
             self.chunks,
             self.store.vectors,
             self.sentence_vectors,
-            lambda texts: content_terms(texts, self.lexical._stemmer),
+            lambda texts: [set(terms) for terms in self.lexical.terms(texts)],
             settings,
             mode,
             used_history=context.uses_history,
