@@ -152,7 +152,8 @@ def _build(settings, index_dir, embedder, cache, loaded, timings, started, progr
     embedded = cache.embedded if cache is not None else len(chunks) + len(sentences)
     reused = cache.reused if cache is not None else 0
     if cache is not None:
-        say(f"embedded {embedded} new passages and sentences; {reused} came from the cache")
+        say(f"embedded {embedded} passages and sentences; {reused} were already embedded "
+            "(cached from an earlier build, or repeated text)")
     return BuildReport(
         build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings,
         embedded=embedded, reused=reused,
