@@ -8,6 +8,7 @@ it only measures and reports.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import resource
@@ -73,7 +74,7 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
     ordered = sorted(samples)
 
     def at(p: float) -> float:
-        index = min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+        index = min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))
         return round(ordered[index] * 1000, 3)
 
     return {
@@ -290,6 +291,7 @@ def run(
     seeds: bool = True,
     startup: bool = True,
     scale: Sequence[int] = (),
+    scale_indexes: Sequence[str] = ("HNSW32",),
     say: Callable[[str], None] = lambda message: None,
 ) -> Report:
     """The whole benchmark: the seeds (and a BEIR corpus when given), then start-up."""
@@ -320,7 +322,8 @@ def run(
         from rag.bench_scale import run_scale
 
         report.scale = run_scale(
-            sorted(scale), depth=settings.query.candidates, threads=settings.query.search_threads, say=say
+            sorted(scale), depth=settings.query.candidates, factories=tuple(scale_indexes),
+            threads=settings.query.search_threads, say=say,
         )
     return report
 

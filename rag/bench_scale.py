@@ -107,8 +107,9 @@ def run_scale(
             for ef in ef_searches:
                 store.tune(ef_search=ef, nprobe=max(1, ef // 8), threads=threads)
                 p50, found = _latency(store, questions, depth)
-                entry["indexes"].append({"factory": factory, "ef_search": ef, "build_s": round(build, 2),
-                                         "memory_mb": memory, "p50_ms": p50, "recall@10": _recall(found, truth)})
+                entry["indexes"].append({"factory": factory, "ef_search": ef, "nprobe": max(1, ef // 8),
+                                         "build_s": round(build, 2), "memory_mb": memory, "p50_ms": p50,
+                                         "recall@10": _recall(found, truth)})
                 say(f"[scale {size}] {factory} ef={ef}: p50 {p50} ms, recall@10 {entry['indexes'][-1]['recall@10']}")
             del store
 
@@ -133,6 +134,8 @@ def format_scale(results: dict[str, Any]) -> str:
     for entry in results["sizes"]:
         for row in entry["indexes"]:
             ef = f" ef={row['ef_search']}" if "ef_search" in row else ""
+            if "ef_search" in row and not row["factory"].startswith("HNSW"):
+                ef = f" nprobe={max(1, row['ef_search'] // 8)}"
             lines.append(f"{entry['size']:>9,} {row['factory'] + ef:<18} build {row['build_s']:>7.2f} s  "
                          f"+{row['memory_mb']:>7.1f} MB  p50 {row['p50_ms']:>7.3f} ms  recall@10 {row['recall@10']}")
         exact = ", ".join(f"{e['size']:,}: {e['p50_ms']} ms" for e in entry["exact_by_size"])

@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
     bench.add_argument("--scale", type=int, action="append", default=[], metavar="N",
                        help="also time FAISS index types on N synthetic vectors (repeatable, e.g. 100000)")
+    bench.add_argument("--scale-index", action="append", default=[], metavar="FACTORY",
+                       help="FAISS factory string to compare with exact search at --scale (default HNSW32)")
     bench.add_argument("--output", type=Path, default=Path("benchmarks/results/latest.json"),
                        help="where to write the JSON (default benchmarks/results/latest.json)")
     bench.add_argument("--model", default=None, help="sentence-transformers model name or path")
@@ -161,6 +163,7 @@ def run_bench(args: argparse.Namespace) -> int:
         seeds=not args.no_seeds,
         startup=not args.no_startup,
         scale=args.scale,
+        scale_indexes=args.scale_index or ["HNSW32"],
         say=say,
     )
     print(bench.format_table(report))
