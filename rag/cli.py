@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(index)
     index.add_argument("--force", action="store_true", help="rebuild even when the index is up to date")
     index.add_argument("--quiet", action="store_true", help="no progress bar")
+    index.add_argument("--watch", action="store_true",
+                       help="keep running: rebuild (only new text is embedded) whenever a document changes")
+    index.add_argument("--interval", type=float, default=2.0, help="seconds between checks with --watch")
     index.set_defaults(run=run_index)
 
     ask = sub.add_parser(
@@ -113,6 +117,12 @@ def run_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    if args.watch:
+        from rag.watch import watch
+
+        print(f"watching {settings.docs_dir} (Ctrl-C to stop)", flush=True)
+        watch(settings, interval=args.interval, say=say, on_build=partial(_show_report, settings))
+        return EXIT_OK
     try:
         report = build_index(
             settings, progress=not args.quiet, force=args.force, say=say
@@ -120,20 +130,24 @@ def run_index(args: argparse.Namespace) -> int:
     except DocumentError as exc:
         print(f"rag: error: {exc}", file=sys.stderr)
         return EXIT_NOTHING
+    _show_report(settings, report)
+    return EXIT_OK
+
+
+def _show_report(settings, report) -> None:
     if not report.rebuilt:
         print(
             f"index in {settings.index_dir} is up to date ({report.documents} documents, "
-            f"{report.passages} passages): nothing to embed"
+            f"{report.passages} passages): nothing to embed", flush=True,
         )
-        return EXIT_OK
+        return
     seconds = report.seconds
     print(
         f"indexed {report.documents} documents into {report.passages} passages "
-        f"({report.sentences} sentences) in {seconds['total']:.1f}s -> {report.build}"
+        f"({report.sentences} sentences) in {seconds['total']:.1f}s -> {report.build}", flush=True,
     )
     if report.skipped:
         print(f"skipped {len(report.skipped)} file(s): see the messages above", file=sys.stderr)
-    return EXIT_OK
 
 
 def run_ask(args: argparse.Namespace) -> int:
