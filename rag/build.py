@@ -114,7 +114,17 @@ def build_index(
                 cache.close()
 
 
-def _build(settings, index_dir, embedder, cache, loaded, timings, started, progress, say) -> BuildReport:
+def _build(
+    settings: Settings,
+    index_dir: Path,
+    embedder: Embedder,
+    cache: CachedEmbedder | None,
+    loaded: LoadResult,
+    timings: dict[str, float],
+    started: float,
+    progress: bool,
+    say: Callable[[str], None],
+) -> BuildReport:
     """Chunk, embed (through the cache when there is one), write, switch."""
     encoder = cache if cache is not None else embedder
     mark = time.perf_counter()
