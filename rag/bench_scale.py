@@ -139,5 +139,6 @@ def format_scale(results: dict[str, Any]) -> str:
             lines.append(f"{entry['size']:>9,} {row['factory'] + ef:<18} build {row['build_s']:>7.2f} s  "
                          f"+{row['memory_mb']:>7.1f} MB  p50 {row['p50_ms']:>7.3f} ms  recall@10 {row['recall@10']}")
         exact = ", ".join(f"{e['size']:,}: {e['p50_ms']} ms" for e in entry["exact_by_size"])
-        lines.append(f"{'':>9} exact p50 by size: {exact}")
+        if exact:
+            lines.append(f"{'':>9} exact p50 by size: {exact}")
     return "\n".join(lines)
