@@ -53,6 +53,11 @@ def timed(search, questions):
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/peers.json"))
+    args = parser.parse_args()
     model = resolve_model("all-MiniLM-L6-v2").location
     questions = [json.loads(line) for line in Path("eval/questions.jsonl").read_text().splitlines() if line.strip()]
     questions = [q for q in questions if q["answers"] and not q.get("history")]
@@ -111,7 +116,8 @@ def main() -> None:
     report["speedup_vs_faster_peer_p50"] = {
         m: round(fastest_peer / report[f"rag_{m}"]["latency"]["p50_ms"], 2) for m in ("hybrid", "dense")
     }
-    out = Path("benchmarks/results/peers.json")
+    out = args.output
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["speedup_vs_faster_peer_p50"]), "->", out)
 

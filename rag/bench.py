@@ -52,6 +52,7 @@ class Report:
     corpora: list[dict[str, Any]] = field(default_factory=list)
     startup: dict[str, Any] | None = None
     scale: dict[str, Any] | None = None
+    peers: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class Report:
             "corpora": self.corpora,
             "startup": self.startup,
             "scale": self.scale,
+            "peers": self.peers,
             "peak_rss_mb": peak_rss_mb(),
         }
 
@@ -292,6 +294,7 @@ def run(
     startup: bool = True,
     scale: Sequence[int] = (),
     scale_indexes: Sequence[str] = ("HNSW32",),
+    peers_python: str | None = None,
     say: Callable[[str], None] = lambda message: None,
 ) -> Report:
     """The whole benchmark: the seeds (and a BEIR corpus when given), then start-up."""
@@ -318,6 +321,9 @@ def run(
             say("timing start-up in fresh processes")
             index_dir = scratch / "seeds-index" if seeds else None
             report.startup = startup_figures(settings, index_dir=index_dir)
+    if peers_python:
+        say("timing LangChain and txtai (benchmarks/peers.py, their own environment)")
+        report.peers = peer_figures(peers_python)
     if scale:
         from rag.bench_scale import run_scale
 
@@ -326,6 +332,24 @@ def run(
             threads=settings.query.search_threads, say=say,
         )
     return report
+
+
+def peer_figures(python: str, script: Path = Path("benchmarks/peers.py")) -> dict[str, Any]:
+    """Run the side-by-side script with the interpreter of an environment that holds the peers
+    (they are never our dependencies) and read back its figures."""
+    if not script.is_file():
+        raise ConfigError(f"{script} not found: run `rag bench --peers` from the repository root")
+    with tempfile.TemporaryDirectory(prefix="rag-peers-") as scratch:
+        out = Path(scratch) / "peers.json"
+        done = subprocess.run([python, str(script), "--output", str(out)], capture_output=True, text=True,
+                              timeout=3600, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+        if done.returncode != 0 or not out.is_file():
+            raise ConfigError(
+                f"the peers benchmark failed with {python}: {done.stderr.strip()[-400:]} "
+                "(that environment needs langchain-community, langchain-huggingface, "
+                "langchain-text-splitters and txtai)"
+            )
+        return json.loads(out.read_text(encoding="utf-8"))
 
 
 def machine() -> dict[str, Any]:
@@ -377,6 +401,15 @@ def format_table(report: Report) -> str:
                                            f" (torch loaded: {s['torch_loaded']})"))
         if s.get("app_ready_s") is not None:
             rows.append(("app.py ready (model loaded)", f"{s['app_ready_s']:.2f} s"))
+    if report.peers:
+        p = report.peers
+        rows.append(("== side by side", f"seeds, {p['questions']} questions, same model, in-process"))
+        for name in ("langchain", "txtai", "rag_hybrid", "rag_dense"):
+            q = p[name]
+            rows.append((name, f"p50 {q['latency']['p50_ms']:.1f} ms  p95 {q['latency']['p95_ms']:.1f}  "
+                               f"Recall@5 {q['recall@5']}  ({q['passages']} passages, {q['mean_chars']} chars)"))
+        ratio = p["speedup_vs_faster_peer_p50"]
+        rows.append(("p50 speed-up vs the faster peer", f"hybrid {ratio['hybrid']}x, dense {ratio['dense']}x"))
     width = max((len(k) for k, _ in rows), default=0) + 2
     table = "\n".join(f"{k:<{width}}{v}" for k, v in rows)
     if report.scale:

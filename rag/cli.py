@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also time FAISS index types on N synthetic vectors (repeatable, e.g. 100000)")
     bench.add_argument("--scale-index", action="append", default=[], metavar="FACTORY",
                        help="FAISS factory string to compare with exact search at --scale (default HNSW32)")
+    bench.add_argument("--peers", default=None, metavar="PYTHON",
+                       help="also time LangChain and txtai with this interpreter of a separate environment")
     bench.add_argument("--output", type=Path, default=Path("benchmarks/results/latest.json"),
                        help="where to write the JSON (default benchmarks/results/latest.json)")
     bench.add_argument("--model", default=None, help="sentence-transformers model name or path")
@@ -178,6 +180,7 @@ def run_bench(args: argparse.Namespace) -> int:
         startup=not args.no_startup,
         scale=args.scale,
         scale_indexes=args.scale_index or ["HNSW32"],
+        peers_python=args.peers,
         say=say,
     )
     print(bench.format_table(report))

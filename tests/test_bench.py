@@ -44,3 +44,13 @@ def test_scale_benchmark_reports_every_index_and_exact_recall_is_one():
     assert [e["size"] for e in entry["exact_by_size"]] == [1000]  # 5000 > 3000 is skipped
     assert "HNSW32" in format_scale(results)
     assert "HNSW32" in format_table(Report(machine={}, settings={}, scale=results))
+
+
+def test_table_shows_the_peers_and_the_speed_up():
+    row = lambda p50, recall: {"latency": {"p50_ms": p50, "p95_ms": p50 * 2}, "recall@5": recall,  # noqa: E731
+                               "passages": 10, "mean_chars": 500}
+    peers = {"questions": 3, "langchain": row(9.0, 0.7), "txtai": row(21.0, 0.7),
+             "rag_hybrid": row(3.0, 0.86), "rag_dense": row(2.5, 0.81),
+             "speedup_vs_faster_peer_p50": {"hybrid": 3.0, "dense": 3.6}}
+    table = format_table(Report(machine={}, settings={}, peers=peers))
+    assert "langchain" in table and "txtai" in table and "hybrid 3.0x, dense 3.6x" in table
