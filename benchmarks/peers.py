@@ -10,6 +10,12 @@ The peers are never our dependencies: run this with a separate environment that 
     python -m venv /tmp/peers && /tmp/peers/bin/pip install langchain-community \\
         langchain-text-splitters langchain-huggingface txtai
     /tmp/peers/bin/python benchmarks/peers.py        # from the repo root, rag importable
+
+(To reuse this project's torch, sentence-transformers, faiss and onnxruntime instead of downloading
+them again, put a `.pth` file naming `.venv/lib/python3.11/site-packages` into the peers
+environment's site-packages before installing: packages the peers need in other versions are then
+installed into that environment only.) `rag bench --peers /tmp/peers/bin/python` runs this script
+as part of the benchmark.
 """
 
 from __future__ import annotations
