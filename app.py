@@ -138,10 +138,12 @@ def main(argv=None) -> int:
     from rag.config import Settings
     from rag.errors import RagError
     from rag.index import ensure_index
+    from rag.live import LiveIndex
 
     try:
         settings = Settings.from_env(docs_dir=args.docs_dir, index_dir=args.index_dir)
-        index = ensure_index(settings, progress=True, say=lambda m: print(m, flush=True))
+        # Live: a rebuild (`rag index`, `rag index --watch`) is picked up without a restart.
+        index = LiveIndex(ensure_index(settings, progress=True, say=lambda m: print(m, flush=True)))
         index.embedder  # load the model now, not on the first question
     except RagError as exc:
         print(f"app: error: {exc}", file=sys.stderr)

@@ -107,21 +107,28 @@ def build_answer(
     chunks: ChunkStore,
     chunk_vectors: Callable[[np.ndarray], np.ndarray],
     sentence_vectors: np.ndarray | None,
-    sentence_terms: Callable[[str], set[str]],
+    sentence_terms: Callable[[Sequence[str]], list[set[str]]],
     settings: QuerySettings,
     mode: str,
     used_history: bool = False,
 ) -> Answer:
     """Read each hit's text, choose its highlights, and decide whether the question is answered."""
     texts = chunks.texts(h.doc for h in hits)
+    per_hit = []
+    for hit in hits:
+        sentences = [s for s in chunks.sentences_in(hit.doc, hit.start, hit.end) if not s.heading]
+        per_hit.append(sentences or chunks.sentences_in(hit.doc, hit.start, hit.end))
+    # One tokenizer call for every sentence of every hit: per-call overhead dominated queries.
+    all_terms = iter(sentence_terms(
+        [texts[hit.doc][s.start : s.end] for hit, sentences in zip(hits, per_hit) for s in sentences]
+    ))
     passages = []
-    for rank, hit in enumerate(hits, start=1):
+    for rank, (hit, sentences) in enumerate(zip(hits, per_hit), start=1):
         text = texts[hit.doc]
         passage_cos = float(np.max(chunk_vectors(np.array(hit.chunk_ids)) @ query_vector))
-        sentences = [s for s in chunks.sentences_in(hit.doc, hit.start, hit.end) if not s.heading]
-        sentences = sentences or chunks.sentences_in(hit.doc, hit.start, hit.end)
+        terms = [next(all_terms) for _ in sentences]
         highlights, sentence_cos = _highlights(
-            text, sentences, query_vector, query_terms, sentence_vectors, sentence_terms, settings
+            sentences, terms, query_vector, query_terms, sentence_vectors, settings
         )
         confidence = max(passage_cos, sentence_cos)
         best = hit.best
@@ -155,12 +162,11 @@ def build_answer(
 
 
 def _highlights(
-    text: str,
     sentences: Sequence[StoredSentence],
+    sentence_terms: Sequence[set[str]],
     query_vector: np.ndarray,
     query_terms: set[str],
     sentence_vectors: np.ndarray | None,
-    sentence_terms: Callable[[str], set[str]],
     settings: QuerySettings,
 ) -> tuple[tuple[tuple[int, int], ...], float]:
     """The supporting sentences (best first, at most max_highlights) and the best one's cosine."""
@@ -173,8 +179,8 @@ def _highlights(
         cosines = np.zeros(len(sentences), dtype=np.float32)
     overlap = np.array(
         [
-            len(query_terms & sentence_terms(text[s.start : s.end])) / max(1, len(query_terms))
-            for s in sentences
+            len(query_terms & terms) / max(1, len(query_terms))
+            for terms in sentence_terms
         ],
         dtype=np.float32,
     )

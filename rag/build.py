@@ -25,15 +25,17 @@ from rag.chunking import Chunker
 from rag.config import Settings
 from rag.documents import LoadResult, Skipped, load_folder
 from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.embedding_cache import CachedEmbedder
 from rag.errors import (
     DocumentError, IndexCorruptError, IndexLockedError, IndexMissingError, IndexWriteError,
 )
 from rag.lexical import LexicalIndex
-from rag.store import FaissStore
+from rag.store import FaissStore, choose_factory
 
 log = logging.getLogger(__name__)
 
 SENTENCE_VECTORS = "sentences.npy"
+ENCODERS = "encoders"
 LOCK = ".lock"
 
 
@@ -63,11 +65,24 @@ class BuildReport:
     rebuilt: bool = True
     reasons: list[str] = field(default_factory=list)
     files: list[FileReport] = field(default_factory=list)
+    embedded: int = 0
+    """Passages and sentences actually run through the model (the rest came from the cache)."""
+    reused: int = 0
 
 
 def load_embedder(settings: Settings) -> Embedder:
-    """The embedding model named in the settings (loading it takes a few seconds)."""
-    return SentenceTransformerEmbedder(settings.index.model, settings.device, settings.batch_size)
+    """The embedding model named in the settings, run by the backend they name (torch, or ONNX
+    Runtime from an export kept in `settings.encoder_cache`, by default `<index_dir>/encoders/`)."""
+    if settings.index.backend == "torch":
+        return SentenceTransformerEmbedder(
+            settings.index.model, settings.device, settings.batch_size, settings.threads
+        )
+    from rag.onnx_embedding import OnnxEmbedder
+
+    cache = settings.encoder_cache or Path(settings.index_dir) / ENCODERS
+    return OnnxEmbedder(
+        settings.index.model, settings.index.backend, cache, settings.batch_size, settings.threads
+    )
 
 
 def build_index(
@@ -107,61 +122,90 @@ def build_index(
             embedder = load_embedder(settings)
             timings["model_load"] = time.perf_counter() - mark
 
-        mark = time.perf_counter()
-        chunker = Chunker(settings.index.chunking, embedder.count_tokens, embedder.max_tokens)
-        chunks, sentences, files, kept, failed = [], [], [], [], []
-        for document in loaded.documents:
-            try:
-                found = chunker.sentences(document)
-                passages = chunker.chunk(document, found)
-            except Exception as exc:  # a bug on one file must not keep the others out
-                log.exception("cannot split %s", document.source)
-                failed.append(Skipped(
-                    document.source,
-                    f"could not be split into passages ({exc.__class__.__name__}: {exc}): "
-                    "not indexed; please report this",
-                ))
-                say(f"{document.source} {failed[-1].reason}")
-                continue
-            sentences.extend((len(kept), s) for s in found)
-            chunks.extend((len(kept), c) for c in passages)
-            kept.append(document)
-            files.append(FileReport(document.source, len(passages), document.note))
-            say(files[-1].message())
-        if failed:
-            loaded = replace(loaded, documents=kept, skipped=loaded.skipped + failed)
-            if not kept:
-                raise DocumentError(f"no document in {settings.docs_dir} could be split into passages")
-        chunk_texts = [loaded.documents[d].text[c.start : c.end] for d, c in chunks]
-        timings["chunk"] = time.perf_counter() - mark
+        cache = CachedEmbedder(embedder, index_dir) if settings.embedding_cache else None
+        try:
+            report = _build(settings, index_dir, embedder, cache, loaded, timings, started, progress, say)
+            if cache is not None:
+                cache.prune()
+            return report
+        finally:
+            if cache is not None:
+                cache.close()
 
-        mark = time.perf_counter()
-        say(f"embedding {len(chunk_texts)} passages from {len(loaded.documents)} documents")
-        chunk_vectors = embedder.embed(chunk_texts, progress=progress)
-        timings["embed_passages"] = time.perf_counter() - mark
-        sentence_vectors = None
-        if settings.index.embed_sentences:
-            mark = time.perf_counter()
-            say(f"embedding {len(sentences)} sentences for highlighting")
-            sentence_vectors = embedder.embed(
-                [loaded.documents[d].text[s.start : s.end] for d, s in sentences], progress=progress
-            )
-            timings["embed_sentences"] = time.perf_counter() - mark
 
+def _build(
+    settings: Settings,
+    index_dir: Path,
+    embedder: Embedder,
+    cache: CachedEmbedder | None,
+    loaded: LoadResult,
+    timings: dict[str, float],
+    started: float,
+    progress: bool,
+    say: Callable[[str], None],
+) -> BuildReport:
+    """Chunk, embed (through the cache when there is one), write, switch."""
+    encoder = cache if cache is not None else embedder
+    mark = time.perf_counter()
+    chunker = Chunker(settings.index.chunking, embedder.count_tokens, embedder.max_tokens)
+    chunks, sentences, files, kept, failed = [], [], [], [], []
+    for document in loaded.documents:
+        try:
+            found = chunker.sentences(document)
+            passages = chunker.chunk(document, found)
+        except Exception as exc:  # a bug on one file must not keep the others out
+            log.exception("cannot split %s", document.source)
+            failed.append(Skipped(
+                document.source,
+                f"could not be split into passages ({exc.__class__.__name__}: {exc}): "
+                "not indexed; please report this",
+            ))
+            say(f"{document.source} {failed[-1].reason}")
+            continue
+        sentences.extend((len(kept), s) for s in found)
+        chunks.extend((len(kept), c) for c in passages)
+        kept.append(document)
+        files.append(FileReport(document.source, len(passages), document.note))
+        say(files[-1].message())
+    if failed:
+        loaded = replace(loaded, documents=kept, skipped=loaded.skipped + failed)
+        if not kept:
+            raise DocumentError(f"no document in {settings.docs_dir} could be split into passages")
+    chunk_texts = [loaded.documents[d].text[c.start : c.end] for d, c in chunks]
+    timings["chunk"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    say(f"{len(chunk_texts)} passages from {len(loaded.documents)} documents")
+    chunk_vectors = encoder.embed(chunk_texts, progress=progress)
+    timings["embed_passages"] = time.perf_counter() - mark
+    sentence_vectors = None
+    if settings.index.embed_sentences:
         mark = time.perf_counter()
-        with _writing(index_dir):
-            build = _write_build(
-                index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
-                chunk_vectors, sentence_vectors, timings,
-            )
-            timings["write"] = time.perf_counter() - mark
-            timings["total"] = time.perf_counter() - started
-            manifest.point_to(index_dir, build)
-        _remove_old_builds(index_dir, keep=build)
-        return BuildReport(
-            build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings,
-            files=files,
+        say(f"{len(sentences)} sentences for highlighting")
+        sentence_vectors = encoder.embed(
+            [loaded.documents[d].text[s.start : s.end] for d, s in sentences], progress=progress
         )
+        timings["embed_sentences"] = time.perf_counter() - mark
+
+    mark = time.perf_counter()
+    with _writing(index_dir):
+        build = _write_build(
+            index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
+            chunk_vectors, sentence_vectors, timings,
+        )
+        timings["write"] = time.perf_counter() - mark
+        timings["total"] = time.perf_counter() - started
+        manifest.point_to(index_dir, build)
+    _remove_old_builds(index_dir, keep=build)
+    embedded = cache.embedded if cache is not None else len(chunks) + len(sentences)
+    reused = cache.reused if cache is not None else 0
+    if cache is not None:
+        say(f"embedded {embedded} passages and sentences; {reused} were already embedded "
+            "(cached from an earlier build, or repeated text)")
+    return BuildReport(
+        build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings,
+        files=files, embedded=embedded, reused=reused,
+    )
 
 
 def _fresh_build(settings: Settings, say: Callable[[str], None]) -> BuildReport | None:
@@ -198,7 +242,8 @@ def _write_build(
     staging = index_dir / f".{name}.partial"
     staging.mkdir()
     try:
-        store = FaissStore(embedder.dimension)
+        factory = choose_factory(settings.index.dense_index, len(chunks), settings.index.exact_up_to)
+        store = FaissStore(embedder.dimension, factory=factory)
         store.add(np.arange(len(chunks), dtype=np.int64), chunk_vectors)
         store.save(staging)
         LexicalIndex.build(chunk_texts).save(staging)
@@ -223,6 +268,7 @@ def _write_build(
                 },
                 "timings": {k: round(v, 3) for k, v in timings.items()},
                 "files": files,
+                "dense_index": factory,
             },
         )
         build = index_dir / name

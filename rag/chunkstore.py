@@ -110,7 +110,7 @@ class ChunkStore:
         self._lock = threading.Lock()
         self._path = path
         try:
-            self._db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             rows = self._db.execute(
                 "SELECT d.id, d.source, d.sha256, length(d.text), count(c.id) "
                 "FROM documents d LEFT JOIN chunks c ON c.doc = d.id GROUP BY d.id ORDER BY d.id"

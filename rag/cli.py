@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(index)
     index.add_argument("--force", action="store_true", help="rebuild even when the index is up to date")
     index.add_argument("--quiet", action="store_true", help="no progress bar")
+    index.add_argument("--watch", action="store_true",
+                       help="keep running: rebuild (only new text is embedded) whenever a document changes")
+    index.add_argument("--interval", type=float, default=2.0, help="seconds between checks with --watch")
     index.set_defaults(run=run_index)
 
     ask = sub.add_parser(
@@ -71,12 +75,41 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
     _common(ask)
     ask.set_defaults(run=run_ask)
+
+    bench = sub.add_parser(
+        "bench",
+        help="measure model load, index build, query latency and memory",
+        description="Build throw-away indexes of the seeds (and of a BEIR corpus with --corpus), time "
+        "questions in every mode, print a table and write the figures as JSON.",
+    )
+    bench.add_argument("docs_dir", nargs="?", type=Path, help="documents folder (default: seeds/)")
+    bench.add_argument("--corpus", type=Path, default=None, metavar="CORPUS_JSONL",
+                       help="also benchmark a BEIR corpus.jsonl (its queries.jsonl gives the questions)")
+    bench.add_argument("--limit", type=int, default=None, metavar="N",
+                       help="only the first N documents of --corpus")
+    bench.add_argument("--queries", type=int, default=100, help="distinct questions per mode (default 100)")
+    bench.add_argument("--no-seeds", action="store_true", help="skip the seeds (only --corpus)")
+    bench.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
+    bench.add_argument("--scale", type=int, action="append", default=[], metavar="N",
+                       help="also time FAISS index types on N synthetic vectors (repeatable, e.g. 100000)")
+    bench.add_argument("--scale-index", action="append", default=[], metavar="FACTORY",
+                       help="FAISS factory string to compare with exact search at --scale (default HNSW32)")
+    bench.add_argument("--peers", default=None, metavar="PYTHON",
+                       help="also time LangChain and txtai with this interpreter of a separate environment")
+    bench.add_argument("--output", type=Path, default=Path("benchmarks/results/latest.json"),
+                       help="where to write the JSON (default benchmarks/results/latest.json)")
+    bench.add_argument("--model", default=None, help="sentence-transformers model name or path")
+    bench.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
+                       help="how the model runs (default onnx)")
+    bench.set_defaults(run=run_bench, index_dir=None)
     return parser
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default: index/)")
     parser.add_argument("--model", default=None, help="sentence-transformers model name or path")
+    parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
+                        help="how the model runs (default onnx; part of the index's identity)")
 
 
 def _settings(args: argparse.Namespace):
@@ -86,6 +119,7 @@ def _settings(args: argparse.Namespace):
         docs_dir=getattr(args, "docs_dir", None),
         index_dir=args.index_dir,
         model=args.model,
+        backend=getattr(args, "backend", None),
     )
 
 
@@ -95,6 +129,12 @@ def run_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    if args.watch:
+        from rag.watch import watch
+
+        print(f"watching {settings.docs_dir} (Ctrl-C to stop)", flush=True)
+        watch(settings, interval=args.interval, say=say, on_build=partial(_show_report, settings))
+        return EXIT_OK
     try:
         report = build_index(
             settings, progress=not args.quiet, force=args.force, say=say
@@ -102,20 +142,24 @@ def run_index(args: argparse.Namespace) -> int:
     except DocumentError as exc:
         print(f"rag: error: {exc}", file=sys.stderr)
         return EXIT_NOTHING
+    _show_report(settings, report)
+    return EXIT_OK
+
+
+def _show_report(settings, report) -> None:
     if not report.rebuilt:
         print(
             f"index in {settings.index_dir} is up to date ({report.documents} documents, "
-            f"{report.passages} passages): nothing to embed"
+            f"{report.passages} passages): nothing to embed", flush=True,
         )
-        return EXIT_OK
+        return
     seconds = report.seconds
     print(
         f"indexed {report.documents} documents into {report.passages} passages "
-        f"({report.sentences} sentences) in {seconds['total']:.1f}s -> {report.build}"
+        f"({report.sentences} sentences) in {seconds['total']:.1f}s -> {report.build}", flush=True,
     )
     if report.skipped:
         print(f"skipped {len(report.skipped)} file(s): see the messages above", file=sys.stderr)
-    return EXIT_OK
 
 
 def run_ask(args: argparse.Namespace) -> int:
@@ -154,6 +198,28 @@ def _unicode_stdout() -> bool:
         return codecs.lookup(sys.stdout.encoding or "ascii").name.startswith("utf")
     except LookupError:
         return False
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from rag import bench
+
+    say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+    report = bench.run(
+        _settings(args),
+        corpus_file=args.corpus,
+        limit=args.limit,
+        queries=args.queries,
+        seeds=not args.no_seeds,
+        startup=not args.no_startup,
+        scale=args.scale,
+        scale_indexes=args.scale_index or ["HNSW32"],
+        peers_python=args.peers,
+        say=say,
+    )
+    print(bench.format_table(report))
+    bench.write_json(report, args.output)
+    print(f"figures written to {args.output}")
+    return EXIT_OK
 
 
 def _stdin_questions():

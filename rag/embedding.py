@@ -67,12 +67,16 @@ def resolve_model(name: str) -> ResolvedModel:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model; inputs are whitespace-normalised, outputs unit-norm."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32):
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 32, threads: int = 0):
         resolved = resolve_model(model)
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise ModelError("sentence-transformers is not installed: pip install sentence-transformers") from None
+        if threads > 0:
+            import torch
+
+            torch.set_num_threads(threads)
         local = Path(resolved.location).exists()
         try:
             self._model = SentenceTransformer(
@@ -93,6 +97,7 @@ class SentenceTransformerEmbedder:
             "package": resolved.package,
             "dimension": self.dimension,
             "max_seq_length": int(self._model.max_seq_length),
+            "backend": "torch",
         }
 
     def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:

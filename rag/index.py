@@ -11,6 +11,7 @@ import os
 import threading
 import time
 import unicodedata
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -54,6 +55,8 @@ class Index:
         manifest.verify(self.build, self.manifest)
         self.chunks = ChunkStore(self.build)
         self.store = FaissStore.load(self.build)
+        query = settings.query
+        self.store.tune(ef_search=query.ef_search, nprobe=query.nprobe, threads=query.search_threads)
         self.lexical = LexicalIndex.load(self.build, self.chunks.chunk_count)
         if len(self.store) != self.chunks.chunk_count:
             raise IndexCorruptError(
@@ -64,6 +67,8 @@ class Index:
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._freshness = _Freshness(self.manifest) if check_freshness else None
+        self._question_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # -- what is indexed ---------------------------------------------------------------------
 
@@ -127,12 +132,12 @@ class Index:
         terms = self.lexical.query_tokens(question)
         context = contextualize(question, history, len(set(terms)))
         if context.uses_history:
-            vectors = self.embedder.embed([question, context.context])
+            vectors = self._embed_questions([question, context.context])
             query_vector = vectors[0] + HISTORY_WEIGHT * vectors[1]
             query_vector /= np.linalg.norm(query_vector)
             terms = terms + [t for t in self.lexical.query_tokens(context.context) if t not in terms]
         else:
-            query_vector = self.embedder.embed([question])[0]
+            query_vector = self._embed_questions([question])[0]
 
         candidates = rank(query_vector, terms, self.store, self.lexical, settings, mode, allowed)
         hits = merge_overlapping(candidates, self.chunks, k)
@@ -144,11 +149,34 @@ class Index:
             self.chunks,
             self.store.vectors,
             self.sentence_vectors,
-            self.lexical.terms,
+            lambda texts: [set(terms) for terms in self.lexical.terms(texts)],
             settings,
             mode,
             used_history=context.uses_history,
         )
+
+    def _embed_questions(self, texts: list[str]) -> np.ndarray:
+        """Question vectors, from a small per-index LRU cache when the same text was asked lately
+        (a repeated question then costs no model call)."""
+        size = self.settings.query.question_cache
+        with self._cache_lock:
+            cached = [self._question_vectors.get(t) for t in texts]
+            for text in texts:
+                if text in self._question_vectors:
+                    self._question_vectors.move_to_end(text)
+        missing = [t for t, v in zip(texts, cached) if v is None]
+        if missing:
+            fresh = dict(zip(missing, self.embedder.embed(missing)))
+            cached = [v if v is not None else fresh[t] for t, v in zip(texts, cached)]
+            if size > 0:
+                with self._cache_lock:
+                    for text, vector in fresh.items():
+                        vector = np.array(vector, dtype=np.float32)
+                        vector.setflags(write=False)
+                        self._question_vectors[text] = vector
+                    while len(self._question_vectors) > size:
+                        self._question_vectors.popitem(last=False)
+        return np.vstack(cached)
 
     def _allowed(self, sources: Iterable[str] | None) -> np.ndarray | None:
         if sources is None:

@@ -22,6 +22,7 @@ from rag.config import IndexSettings
 from rag.documents import folder_fingerprint
 from rag.embedding import resolve_model
 from rag.errors import IndexCorruptError, IndexMissingError
+from rag.store import choose_factory
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -59,9 +60,15 @@ class Manifest:
             if wanted_model != self.model.get("name"):
                 reasons.append(f"the model is now {wanted_model!r}, the index has {self.model.get('name')!r}")
             wanted, recorded = settings.to_dict(), self.data["settings"]
-            for key in ("chunking", "embed_sentences", "max_document_mb"):
+            recorded = {"backend": "torch", **recorded}  # builds from before backends were torch
+            for key in ("chunking", "embed_sentences", "max_document_mb", "backend"):
                 if recorded.get(key) != wanted[key]:
                     reasons.append(f"the setting {key} changed ({recorded.get(key)} -> {wanted[key]})")
+            built = self.data.get("dense_index", "Flat")  # builds from before the setting were exact
+            passages = self.data.get("counts", {}).get("passages", 0)
+            wanted_index = choose_factory(settings.dense_index, passages, settings.exact_up_to)
+            if wanted_index != built:
+                reasons.append(f"the dense index is now {wanted_index!r}, the index has {built!r}")
         if check_documents and self.docs_dir is not None:
             reasons.extend(compare_fingerprints(self.fingerprint, self.docs_dir))
         return reasons

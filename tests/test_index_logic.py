@@ -112,3 +112,26 @@ def test_manifest_from_another_format_is_refused(tiny_settings, keyword_embedder
     path.write_text(json.dumps({**data, "format": 99}))
     with pytest.raises(IndexCorruptError, match="rebuild"):
         open_index(settings=tiny_settings, embedder=keyword_embedder)
+
+
+def test_repeated_question_is_answered_from_the_question_cache(tiny_settings, keyword_embedder):
+    from rag.index import ensure_index
+
+    index = ensure_index(tiny_settings, embedder=keyword_embedder)
+    first = index.ask("Where does the train go?")
+    calls = keyword_embedder.calls
+    again = index.ask("Where does the train go?")
+    assert keyword_embedder.calls == calls  # no model call for a repeated question
+    assert again.to_dict() == first.to_dict()
+    index.ask("Which fruit is yellow?")
+    assert keyword_embedder.calls == calls + 1
+
+
+def test_question_cache_can_be_disabled(tiny_settings, keyword_embedder):
+    from rag.index import ensure_index
+
+    index = ensure_index(tiny_settings.with_overrides(question_cache=0), embedder=keyword_embedder)
+    index.ask("Where does the train go?")
+    calls = keyword_embedder.calls
+    index.ask("Where does the train go?")
+    assert keyword_embedder.calls == calls + 1

@@ -1,0 +1,132 @@
+"""Side by side with what users would otherwise pick: LangChain's FAISS vector store and txtai,
+same seeds, same questions, same MiniLM model folder, as their tutorials use them
+(LangChain: RecursiveCharacterTextSplitter 1000/200 + FAISS.from_documents + similarity_search;
+txtai: Embeddings(path=..., content=True) over the same chunks + search). Ours: `Index.ask`,
+question cache off. Latency is per question, in-process, warm; recall is Recall@5 as in
+benchmarks/backend_quality.py.
+
+The peers are never our dependencies: run this with a separate environment that has them, e.g.
+
+    python -m venv /tmp/peers && /tmp/peers/bin/pip install langchain-community \\
+        langchain-text-splitters langchain-huggingface txtai
+    /tmp/peers/bin/python benchmarks/peers.py        # from the repo root, rag importable
+
+(To reuse this project's torch, sentence-transformers, faiss and onnxruntime instead of downloading
+them again, put a `.pth` file naming `.venv/lib/python3.11/site-packages` into the peers
+environment's site-packages before installing: packages the peers need in other versions are then
+installed into that environment only.) `rag bench --peers /tmp/peers/bin/python` runs this script
+as part of the benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rag.bench import percentiles  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.documents import load_folder  # noqa: E402
+from rag.embedding import resolve_model  # noqa: E402
+from rag.index import ensure_index  # noqa: E402
+
+norm = lambda s: " ".join(s.split())  # noqa: E731
+
+
+def recall_at_5(results, questions) -> float:
+    """results[i]: list of (source, text) for question i, best first."""
+    hits = 0
+    for found, q in zip(results, questions):
+        if any(a["file"] == src and norm(a["text"]) in norm(text) for src, text in found[:5] for a in q["answers"]):
+            hits += 1
+    return round(hits / len(questions), 4)
+
+
+def timed(search, questions):
+    search(questions[0]["question"])  # warm-up
+    samples, results = [], []
+    for q in questions:
+        mark = time.perf_counter()
+        found = search(q["question"])
+        samples.append(time.perf_counter() - mark)
+        results.append(found)
+    return percentiles(samples), results
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/peers.json"))
+    args = parser.parse_args()
+    model = resolve_model("all-MiniLM-L6-v2").location
+    questions = [json.loads(line) for line in Path("eval/questions.jsonl").read_text().splitlines() if line.strip()]
+    questions = [q for q in questions if q["answers"] and not q.get("history")]
+    documents = load_folder(Path("seeds")).documents
+    report: dict = {"questions": len(questions)}
+
+    from langchain_community.vectorstores import FAISS
+    from langchain_core.documents import Document
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+    chunks = splitter.split_documents([Document(d.text, metadata={"source": d.source}) for d in documents])
+    mark = time.perf_counter()
+    store = FAISS.from_documents(chunks, HuggingFaceEmbeddings(model_name=model))
+    build = time.perf_counter() - mark
+    latency, results = timed(
+        lambda q: [(d.metadata["source"], d.page_content) for d in store.similarity_search(q, k=5)], questions
+    )
+    report["langchain"] = {"passages": len(chunks), "mean_chars": round(statistics.fmean(len(c.page_content) for c in chunks)),
+                           "build_s": round(build, 2), "latency": latency, "recall@5": recall_at_5(results, questions)}
+    print("langchain", report["langchain"], flush=True)
+
+    from txtai import Embeddings
+
+    mark = time.perf_counter()
+    embeddings = Embeddings(path=model, content=True)
+    embeddings.index([(i, c.page_content, None) for i, c in enumerate(chunks)])
+    build = time.perf_counter() - mark
+    source_of = {i: c.metadata["source"] for i, c in enumerate(chunks)}
+    latency, results = timed(
+        lambda q: [(source_of[int(r["id"])], r["text"]) for r in embeddings.search(q, 5)], questions
+    )
+    report["txtai"] = {"passages": len(chunks), "mean_chars": report["langchain"]["mean_chars"],
+                       "build_s": round(build, 2), "latency": latency, "recall@5": recall_at_5(results, questions)}
+    print("txtai", report["txtai"], flush=True)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings.from_env(environ={}, docs_dir=Path("seeds"), index_dir=Path(scratch),
+                                     encoder_cache=Path("index/encoders"), question_cache=0)
+        mark = time.perf_counter()
+        index = ensure_index(settings)
+        index.embedder
+        build = time.perf_counter() - mark
+        texts = [index.chunks.texts([c.doc])[c.doc][c.chunk.start : c.chunk.end]
+                 for c in index.chunks.chunks(range(index.chunks.chunk_count))]
+        for mode in ("hybrid", "dense"):
+            latency, results = timed(
+                lambda q: [(p.source, p.text) for p in index.ask(q, k=5, mode=mode).passages], questions
+            )
+            report[f"rag_{mode}"] = {"passages": len(texts), "mean_chars": round(statistics.fmean(map(len, texts))),
+                                     "build_s": round(build, 2), "latency": latency,
+                                     "recall@5": recall_at_5(results, questions)}
+            print(f"rag {mode}", report[f"rag_{mode}"], flush=True)
+    fastest_peer = min(report["langchain"]["latency"]["p50_ms"], report["txtai"]["latency"]["p50_ms"])
+    report["speedup_vs_faster_peer_p50"] = {
+        m: round(fastest_peer / report[f"rag_{m}"]["latency"]["p50_ms"], 2) for m in ("hybrid", "dense")
+    }
+    out = args.output
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["speedup_vs_faster_peer_p50"]), "->", out)
+
+
+if __name__ == "__main__":
+    main()

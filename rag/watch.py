@@ -1,0 +1,54 @@
+"""Keep an index in step with its documents folder: poll cheaply (size and mtime of each file) and
+rebuild incrementally when something changed. Each rebuild is an ordinary atomic build, so
+readers always see a complete index; only new text is embedded (rag.embedding_cache)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable
+
+from rag.build import BuildReport, build_index, load_embedder
+from rag.config import Settings
+from rag.documents import document_paths
+from rag.embedding import Embedder
+from rag.errors import DocumentError
+
+
+def folder_signature(folder) -> tuple:
+    """(path, size, mtime) of every document: changes whenever a file is added, edited or removed."""
+    signature = []
+    for path in document_paths(folder):
+        try:
+            info = os.stat(path)
+            signature.append((str(path), info.st_size, info.st_mtime_ns))
+        except OSError:
+            signature.append((str(path), -1, -1))
+    return tuple(signature)
+
+
+def watch(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    interval: float = 2.0,
+    keep_going: Callable[[], bool] = lambda: True,
+    sleep: Callable[[float], None] = time.sleep,
+    on_build: Callable[[BuildReport], None] = lambda report: None,
+    say: Callable[[str], None] = lambda message: None,
+) -> None:
+    """Build now if needed, then rebuild whenever the folder changes, until `keep_going()` is false.
+    The model is loaded once. A folder left with nothing to index is reported and waited out."""
+    embedder = embedder or load_embedder(settings)
+    seen = None
+    while keep_going():
+        signature = folder_signature(settings.docs_dir)
+        if signature != seen:
+            seen = signature
+            try:
+                report = build_index(settings, embedder=embedder, force=False, say=say)
+            except DocumentError as exc:
+                say(f"not indexed: {exc}")
+            else:
+                on_build(report)
+        sleep(interval)

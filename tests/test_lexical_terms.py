@@ -1,0 +1,15 @@
+"""The query-time term extractor gives exactly bm25s's tokens (else queries would miss the vocabulary)."""
+
+from rag.documents import load_folder
+from rag.lexical import QueryTerms, _stemmer, tokenize
+from tests.conftest import SEEDS
+
+
+def test_query_terms_equal_bm25s_tokenize_on_every_seed_line_and_tricky_text():
+    texts = [line for d in load_folder(SEEDS).documents for line in d.text.splitlines()]
+    texts += ["", "a", "The U.S. and NATO's 10,000 troops!", "naïve café — über Straße", "x1 y_2 __init__",
+              "Running runners ran; RUN.", "  spaced\n\nout   text  "]
+    stemmer = _stemmer()
+    terms = QueryTerms(stemmer)
+    assert terms(texts) == tokenize(texts, stemmer)
+    assert terms(texts[:3]) == tokenize(texts[:3], stemmer)  # remembered stems give the same answer
