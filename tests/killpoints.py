@@ -17,6 +17,7 @@ from pathlib import Path
 
 import rag.build
 import rag.chunkstore
+import rag.embedding_cache
 import rag.cli
 import rag.lexical
 import rag.manifest
@@ -71,7 +72,8 @@ def hold(gate: Path) -> None:
 
 POINTS = {
     "loaded": lambda: kill_after(rag.build, "load_folder"),
-    "embedding": lambda: kill_before(KeywordEmbedder, "embed"),
+    # The embedding step, entered by every build (even one whose texts are all in the cache).
+    "embedding": lambda: kill_before(rag.embedding_cache.CachedEmbedder, "embed"),
     "faiss-written": lambda: kill_after(rag.store.FaissStore, "save"),
     "lexical-written": lambda: kill_after(rag.lexical.LexicalIndex, "save"),
     "sqlite-written": lambda: kill_after(rag.chunkstore, "write"),
