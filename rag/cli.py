@@ -164,13 +164,14 @@ def run_eval(args: argparse.Namespace) -> int:
         report = evaluate_beir(open_beir_index(settings, beir, say=say), beir, modes)
     elif args.data.is_file():
         from rag.evalset import load_questions
-        from rag.evaluation import eval_settings, evaluate_questions, open_question_index, source_reader
+        from rag.evaluation import eval_settings, evaluate_questions, folder_reader, open_question_index
 
         settings = _settings(args).with_overrides(docs_dir=args.docs_dir, **overrides)
         if args.index_dir is None and settings.index != type(settings.index)():
             settings = settings.with_overrides(index_dir=Path("index") / f"eval-{_digest(settings.index)}")
+        # Check the question file against the documents first: a bad line fails before the model loads.
+        questions = load_questions(args.data, folder_reader(settings.docs_dir))
         index = open_question_index(eval_settings(settings, 10), say=say)
-        questions = load_questions(args.data, source_reader(index))
         if args.split:
             questions = [q for q in questions if q.split == args.split]
             if not questions:

@@ -433,6 +433,14 @@ def source_reader(index):
     return read
 
 
+def folder_reader(docs_dir):
+    """`read_source` for `load_questions` from a documents folder, decoded as the index reads it."""
+    from rag.documents import load_folder
+
+    texts = {d.source: d.text for d in load_folder(docs_dir).documents}
+    return texts.__getitem__
+
+
 def open_question_index(settings, embedder=None, say=lambda message: None):
     """The index of `settings.docs_dir`, built or refreshed first, with a question cache."""
     from rag.build import load_embedder

@@ -217,3 +217,16 @@ def test_question_run_over_a_tiny_index(keyword_embedder, tiny_settings, tmp_pat
     assert overall.metrics["recall@1"] == pytest.approx(1.0)
     assert [s.split for s in report.summaries] == ["dev", "test", "all"]
     assert report.to_dict()["summaries"][2]["questions"] == 2
+
+
+def test_cli_names_the_bad_line_and_exits_2(tiny_docs, tmp_path):
+    from tests.test_cli import rag
+
+    bad = _write(tmp_path, [
+        {"id": "1", "question": "Is a banana yellow?", "answers": [{"file": "fruit.txt", "text": "banana"}]},
+        {"id": "2", "question": "Which train?", "answers": [{"file": "travel.md", "text": "a plane"}]},
+    ])
+    result = rag("eval", bad, "--docs-dir", tiny_docs, "--index-dir", tmp_path / "index")
+    assert result.returncode == 2
+    assert "line 2: the answer text 'a plane' is not found in travel.md" in result.stderr
+    assert not (tmp_path / "index").exists()  # refused before any model load or build
