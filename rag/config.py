@@ -71,6 +71,9 @@ class QuerySettings:
     """Reciprocal-rank-fusion constant: score = sum(weight / (rrf_k + rank))."""
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    sentence_weight: float = 0.0
+    """Weight in hybrid fusion of a third list: passages ranked by their best sentence's cosine
+    (needs the sentence vectors of `embed_sentences`; 0 leaves it out)."""
     min_confidence: float = 0.40
     """Below this cosine similarity between the question and the best passage or sentence,
     the documents are taken not to answer the question (answered: false)."""
