@@ -43,6 +43,8 @@ FUSION = [
     {"rrf_k": 60, "lexical_weight": 0.5},
     {"rrf_k": 60, "dense_weight": 0.5},
     {"rrf_k": 20, "lexical_weight": 0.7},
+    {"rrf_k": 60, "dense_weight": 0.5, "sentence_weight": 0.5},
+    {"rrf_k": 60, "dense_weight": 0.5, "sentence_weight": 1.0},
 ]
 COLUMNS = ["recall@1", "recall@3", "recall@5", "recall@10", "mrr@10", "highlight_hit", "passage_chars"]
 
@@ -68,6 +70,9 @@ def header(first: str) -> str:
 
 def run(variants: list[dict], kind: str, base: dict, embedder, modes=("hybrid",)) -> None:
     print(header(kind))
+    only = os.environ.get("SWEEP_ONLY")  # e.g. "9,10": only these variants (0-based)
+    if only:
+        variants = [variants[int(i)] for i in only.split(",")]
     for variant in variants:
         overrides = {**base, **variant}
         chunking = {k: v for k, v in overrides.items() if k in ("max_tokens", "overlap_tokens")}
