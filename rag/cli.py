@@ -161,7 +161,7 @@ def run_eval(args: argparse.Namespace) -> int:
         settings = eval_settings(
             _settings(args).with_overrides(index_dir=index_dir, **overrides), BEIR_PASSAGES
         )
-        report = evaluate_beir(open_beir_index(settings, beir, say=say), beir, modes)
+        report = evaluate_beir(open_beir_index(settings, beir, say=say), beir, modes, say=say)
     elif args.data.is_file():
         from rag.evalset import load_questions
         from rag.evaluation import eval_settings, evaluate_questions, folder_reader, open_question_index

@@ -128,11 +128,14 @@ def run_questions(
 
 
 def run_beir(
-    index, queries: dict[str, str], mode: str, depth: int = 100, passages: int = BEIR_PASSAGES
+    index, queries: dict[str, str], mode: str, depth: int = 100, passages: int = BEIR_PASSAGES,
+    say=lambda message: None,
 ) -> list[Outcome]:
     """Ask every query for `passages` passages; a document ranks where its best passage does."""
     outcomes = []
-    for qid, text in queries.items():
+    for number, (qid, text) in enumerate(queries.items(), start=1):
+        if number % 50 == 0:
+            say(f"{mode}: {number}/{len(queries)} queries")
         started = time.perf_counter()
         answer = index.ask(text, k=passages, mode=mode)
         seconds = time.perf_counter() - started
@@ -375,12 +378,13 @@ def evaluate_questions(
 
 
 def evaluate_beir(
-    index, beir, modes: Sequence[str], depth: int = 100, passages: int = BEIR_PASSAGES
+    index, beir, modes: Sequence[str], depth: int = 100, passages: int = BEIR_PASSAGES,
+    say=lambda message: None,
 ) -> Report:
-    """Run a BEIR split in each mode."""
+    """Run a BEIR split in each mode (progress every 50 queries through `say`)."""
     summaries, by_mode = [], {}
     for mode in modes:
-        outcomes = run_beir(index, beir.queries, mode, depth, passages)
+        outcomes = run_beir(index, beir.queries, mode, depth, passages, say)
         by_mode[mode] = outcomes
         summaries.append(summarize(mode, beir.split, outcomes, beir.qrels, BEIR_METRICS, depth))
     return Report(f"{beir.name} ({beir.split})", "beir", summaries, by_mode, describe_index(index))
