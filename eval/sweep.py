@@ -18,9 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rag.build import load_embedder  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.evalset import load_questions  # noqa: E402
-from rag.evaluation import (  # noqa: E402
-    eval_settings, evaluate_questions, open_question_index, source_reader,
-)
+from rag.evalindex import eval_settings, open_question_index, source_reader  # noqa: E402
+from rag.evaluation import evaluate_questions  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"

@@ -153,7 +153,8 @@ def run_eval(args: argparse.Namespace) -> int:
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
     overrides = _parse_overrides(args.overrides)
     if is_beir(args.data):
-        from rag.evaluation import BEIR_PASSAGES, eval_settings, evaluate_beir, open_beir_index
+        from rag.evalindex import eval_settings, open_beir_index
+        from rag.evaluation import BEIR_PASSAGES, evaluate_beir
 
         beir = load_beir(args.data, args.split or "test", args.limit)
         index_dir = args.index_dir or Path("index") / f"beir-{beir.name}"
@@ -164,7 +165,8 @@ def run_eval(args: argparse.Namespace) -> int:
         report = evaluate_beir(open_beir_index(settings, beir, say=say), beir, modes, say=say)
     elif args.data.is_file():
         from rag.evalset import load_questions
-        from rag.evaluation import eval_settings, evaluate_questions, folder_reader, open_question_index
+        from rag.evalindex import eval_settings, folder_reader, open_question_index
+        from rag.evaluation import evaluate_questions
 
         settings = _settings(args).with_overrides(docs_dir=args.docs_dir, **overrides)
         if args.index_dir is None and settings.index != type(settings.index)():
