@@ -165,6 +165,18 @@ class ChunkStore:
         rows = self._query(f"SELECT id FROM chunks WHERE doc IN ({marks}) ORDER BY id", docs)
         return np.array([r[0] for r in rows], dtype=np.int64)
 
+    def sentence_chunks(self) -> list[tuple[int, ...]]:
+        """For every sentence id, the ids of the passages that hold (part of) it."""
+        rows = self._query(
+            'SELECT s.id, c.id FROM sentences s JOIN chunks c ON c.doc = s.doc '
+            'AND c.start < s."end" AND s.start < c."end" ORDER BY s.id, c.id',
+            (),
+        )
+        holders: list[list[int]] = [[] for _ in range(self.sentence_count)]
+        for sentence, chunk in rows:
+            holders[sentence].append(chunk)
+        return [tuple(h) for h in holders]
+
     def sentences_in(self, doc: int, start: int, end: int) -> list[StoredSentence]:
         """Sentences that overlap [start, end) of a document, clipped to it."""
         rows = self._query(

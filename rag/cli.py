@@ -102,6 +102,27 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
                        help="how the model runs (default onnx)")
     bench.set_defaults(run=run_bench, index_dir=None)
+
+    ev = sub.add_parser(
+        "eval",
+        help="measure retrieval on a question file (JSONL) or a BEIR folder",
+        description="Measure retrieval through the same API as `rag ask`: on our question format "
+        "(JSONL: id, question, answers [{file, text}]) over DOCS_DIR, or on a BEIR folder "
+        "(corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) indexed into its own folder.",
+    )
+    ev.add_argument("data", type=Path, help="a .jsonl question file, or a BEIR folder")
+    ev.add_argument("--mode", choices=("hybrid", "dense", "lexical", "all"), default="all")
+    ev.add_argument("--split", default=None,
+                    help="question file: only this split (dev, test); BEIR: the qrels split (test)")
+    ev.add_argument("--docs-dir", type=Path, default=None, help="documents of a question file (default: seeds/)")
+    ev.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                    help="override a setting for this run, e.g. max_tokens=96 or rrf_k=20 (repeatable)")
+    ev.add_argument("--limit", type=int, default=None, help="BEIR: only the first N queries")
+    ev.add_argument("--json", action="store_true", help="the report as one JSON object")
+    ev.add_argument("--questions", action="store_true", help="with --json: every question's outcome too")
+    ev.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write the recall@k plot")
+    _common(ev)
+    ev.set_defaults(run=run_eval)
     return parser
 
 
@@ -220,6 +241,86 @@ def run_bench(args: argparse.Namespace) -> int:
     bench.write_json(report, args.output)
     print(f"figures written to {args.output}")
     return EXIT_OK
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from rag.beir import is_beir, load_beir
+    from rag.config import MODES
+    from rag.errors import EvalDataError
+
+    modes = list(MODES) if args.mode == "all" else [args.mode]
+    say = lambda message: print(message, file=sys.stderr)  # noqa: E731
+    overrides = _parse_overrides(args.overrides)
+    if is_beir(args.data):
+        from rag.evalindex import eval_settings, open_beir_index
+        from rag.evaluation import BEIR_PASSAGES, evaluate_beir
+
+        beir = load_beir(args.data, args.split or "test", args.limit)
+        index_dir = args.index_dir or Path("index") / f"beir-{beir.name}"
+        overrides = {"embed_sentences": False, **overrides}
+        settings = eval_settings(
+            _settings(args).with_overrides(index_dir=index_dir, **overrides), BEIR_PASSAGES
+        )
+        report = evaluate_beir(open_beir_index(settings, beir, say=say), beir, modes, say=say)
+    elif args.data.is_file():
+        from rag.evalset import load_questions
+        from rag.evalindex import eval_settings, folder_reader, open_question_index
+        from rag.evaluation import evaluate_questions
+
+        settings = _settings(args).with_overrides(docs_dir=args.docs_dir, **overrides)
+        if args.index_dir is None and settings.index != type(settings.index)():
+            settings = settings.with_overrides(index_dir=Path("index") / f"eval-{_digest(settings.index)}")
+        # Check the question file against the documents first: a bad line fails before the model loads.
+        questions = load_questions(args.data, folder_reader(settings.docs_dir))
+        index = open_question_index(eval_settings(settings, 10), say=say)
+        if args.split:
+            questions = [q for q in questions if q.split == args.split]
+            if not questions:
+                raise EvalDataError(f"no question in {args.data} has split {args.split!r}")
+        report = evaluate_questions(index, questions, modes, dataset=args.data.name)
+    else:
+        raise EvalDataError(f"{args.data} is neither a question file (.jsonl) nor a BEIR folder")
+    if args.plot:
+        from rag.evalreport import plot
+
+        say(f"plot written to {plot(report, args.plot)}")
+    if args.json:
+        print(json.dumps(report.to_dict(with_questions=args.questions), ensure_ascii=False))
+    else:
+        from rag.evalreport import format_table
+
+        print(format_table(report))
+    return EXIT_OK
+
+
+def _parse_overrides(items: list[str]) -> dict:
+    from rag.errors import ConfigError
+
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = _literal(value.strip())
+    return overrides
+
+
+def _literal(value: str):
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+def _digest(settings) -> str:
+    import hashlib
+
+    return hashlib.sha1(json.dumps(settings.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
 
 
 def _stdin_questions():

@@ -39,3 +39,7 @@ class QueryError(RagError):
 
 class ModelError(RagError):
     """The embedding model cannot be loaded."""
+
+
+class EvalDataError(RagError):
+    """A question file or benchmark folder for `rag eval` cannot be used (names the line or file)."""

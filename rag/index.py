@@ -27,7 +27,7 @@ from rag.documents import document_paths
 from rag.embedding import Embedder
 from rag.errors import IndexCorruptError, IndexMissingError, QueryError, StaleIndexError
 from rag.lexical import LexicalIndex
-from rag.retrieval import merge_overlapping, rank
+from rag.retrieval import merge_overlapping, rank, sentence_passages
 from rag.store import FaissStore
 
 FRESHNESS_INTERVAL = 2.0
@@ -69,6 +69,7 @@ class Index:
         self._freshness = _Freshness(self.manifest) if check_freshness else None
         self._question_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._holders: list[tuple[int, ...]] | None = None
 
     # -- what is indexed ---------------------------------------------------------------------
 
@@ -139,7 +140,14 @@ class Index:
         else:
             query_vector = self._embed_questions([question])[0]
 
-        candidates = rank(query_vector, terms, self.store, self.lexical, settings, mode, allowed)
+        by_sentence = None
+        if mode == "hybrid" and settings.sentence_weight > 0 and self.sentence_vectors is not None:
+            by_sentence = sentence_passages(
+                query_vector, self.sentence_vectors, self._sentence_chunks(), settings.candidates, allowed
+            )
+        candidates = rank(
+            query_vector, terms, self.store, self.lexical, settings, mode, allowed, by_sentence
+        )
         hits = merge_overlapping(candidates, self.chunks, k)
         return build_answer(
             question,
@@ -177,6 +185,13 @@ class Index:
                     while len(self._question_vectors) > size:
                         self._question_vectors.popitem(last=False)
         return np.vstack(cached)
+
+    def _sentence_chunks(self) -> list[tuple[int, ...]]:
+        """Which passages hold each sentence; read once, on first use."""
+        with self._embedder_lock:
+            if self._holders is None:
+                self._holders = self.chunks.sentence_chunks()
+            return self._holders
 
     def _allowed(self, sources: Iterable[str] | None) -> np.ndarray | None:
         if sources is None:

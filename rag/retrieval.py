@@ -51,8 +51,10 @@ def rank(
     settings: QuerySettings,
     mode: str,
     allowed: np.ndarray | None = None,
+    sentence_ranking: Sequence[int] | None = None,
 ) -> list[Candidate]:
-    """All candidates of the chosen mode, best first."""
+    """All candidates of the chosen mode, best first. In hybrid mode `sentence_ranking` (passages
+    ranked by their best sentence, see `sentence_passages`) joins the fusion as a third list."""
     depth = settings.candidates
     dense: dict[int, tuple[int, float]] = {}
     lexical_hits: dict[int, tuple[int, float]] = {}
@@ -70,8 +72,9 @@ def rank(
         ordered = [(i, s) for i, (_, s) in lexical_hits.items()]
     else:
         ordered = reciprocal_rank_fusion(
-            {"dense": list(dense), "lexical": list(lexical_hits)},
-            {"dense": settings.dense_weight, "lexical": settings.lexical_weight},
+            {"dense": list(dense), "lexical": list(lexical_hits), "sentence": sentence_ranking or []},
+            {"dense": settings.dense_weight, "lexical": settings.lexical_weight,
+             "sentence": settings.sentence_weight},
             k=settings.rrf_k,
         )
     return [
@@ -85,6 +88,31 @@ def rank(
         )
         for i, score in ordered
     ]
+
+
+def sentence_passages(
+    query_vector: np.ndarray,
+    sentence_vectors: np.ndarray,
+    sentence_chunks: Sequence[Sequence[int]],
+    depth: int,
+    allowed: np.ndarray | None = None,
+) -> list[int]:
+    """Passage ids ranked by the cosine of their best sentence with the query (the stored
+    sentence vectors): a passage whose one sentence answers the question ranks by that sentence,
+    not by the average of everything else it holds."""
+    scores = sentence_vectors.astype(np.float32) @ query_vector.astype(np.float32)
+    order = np.lexsort((np.arange(len(scores)), -scores))  # best first, ties by sentence id
+    keep = None if allowed is None else set(int(i) for i in allowed)
+    ranked: list[int] = []
+    seen: set[int] = set()
+    for sentence in order:
+        for chunk in sentence_chunks[sentence]:
+            if chunk not in seen and (keep is None or chunk in keep):
+                seen.add(chunk)
+                ranked.append(chunk)
+        if len(ranked) >= depth:
+            break
+    return ranked[:depth]
 
 
 def merge_overlapping(
