@@ -147,7 +147,16 @@ def test_advanced_controls_set_the_number_of_passages_and_the_mode(page):
     number = page.locator("#advanced input[type=number]")
     number.fill("2")
     number.blur()
+    # Wait until the page has taken the value (the slider moves with it): on a busy machine a
+    # question sent at once could still carry the old value.
+    page.wait_for_function(
+        "() => document.querySelector('#advanced input[type=range]')?.value === '2'", timeout=WAIT_MS
+    )
     page.get_by_label("lexical").check()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#advanced input[type=radio]')]"
+        ".some(r => r.checked && r.value === 'lexical')", timeout=WAIT_MS
+    )
     answer = ask(page, RUTTE)
     assert answer.locator("article.card").count() == 2
     assert "2 passages from the documents (lexical search only)" in answer.locator(".summary").inner_text()
