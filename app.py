@@ -32,6 +32,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="port (default $GRADIO_SERVER_PORT, else 7860)")
     parser.add_argument("--docs-dir", type=Path, default=None, help="documents folder (default seeds/)")
     parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default index/)")
+    parser.add_argument("--no-watch", action="store_true",
+                        help="do not rebuild the index when the documents change while serving")
     args = parser.parse_args(argv)
     if args.port is None:
         try:
@@ -132,6 +134,22 @@ def build_app(index):
                                ssr_mode=False, footer_links=["api"])
 
 
+def start_watcher(settings, index) -> None:
+    """Keep the index in step with the documents while serving: a daemon thread rebuilds
+    (incrementally, atomically) when a file changes, and the LiveIndex answers from the new build.
+    Until that build completes, answers come from the previous complete build."""
+    import threading
+
+    from rag.watch import watch
+
+    say = lambda message: print(f"index: {message}", flush=True)  # noqa: E731
+    thread = threading.Thread(
+        target=watch, name="rag-watch", daemon=True,
+        kwargs={"settings": settings, "embedder": index.embedder, "say": say},
+    )
+    thread.start()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -148,6 +166,8 @@ def main(argv=None) -> int:
     except RagError as exc:
         print(f"app: error: {exc}", file=sys.stderr)
         return 2
+    if not args.no_watch:
+        start_watcher(settings, index)
     warning = host_warning(args.host)
     if warning:
         print(warning, file=sys.stderr)

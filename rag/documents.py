@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import logging
+import os
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
@@ -237,3 +238,16 @@ def folder_fingerprint(folder: Path) -> dict[str, str]:
         except OSError:
             hashes[source] = UNREADABLE
     return hashes
+
+
+def folder_signature(folder: Path) -> tuple:
+    """(path, size, mtime) of every candidate document: cheap, and changes whenever a file is
+    added, edited or removed (the watcher and the freshness check compare it before hashing)."""
+    signature = []
+    for path in document_paths(folder):
+        try:
+            info = os.stat(path)
+            signature.append((str(path), info.st_size, info.st_mtime_ns))
+        except OSError:
+            signature.append((str(path), -1, -1))
+    return tuple(signature)

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import unicodedata
@@ -23,7 +22,7 @@ from rag.build import SENTENCE_VECTORS, build_index, load_embedder
 from rag.chunkstore import ChunkStore, DocumentInfo
 from rag.config import MODES, Settings
 from rag.conversation import HISTORY_WEIGHT, contextualize
-from rag.documents import document_paths
+from rag.documents import folder_signature
 from rag.embedding import Embedder
 from rag.errors import IndexCorruptError, IndexMissingError, QueryError, StaleIndexError
 from rag.lexical import LexicalIndex
@@ -286,14 +285,7 @@ class _Freshness:
         folder = self._manifest.docs_dir
         if folder is None or not folder.is_dir():
             return None
-        signature = []
-        for path in document_paths(folder):
-            try:
-                info = os.stat(path)
-                signature.append((str(path), info.st_size, info.st_mtime_ns))
-            except OSError:
-                signature.append((str(path), -1, -1))
-        return tuple(signature)
+        return folder_signature(folder)
 
     def check(self) -> None:
         """Raise StaleIndexError when a document changed since the index was built."""

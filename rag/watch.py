@@ -4,27 +4,14 @@ readers always see a complete index; only new text is embedded (rag.embedding_ca
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Callable
 
 from rag.build import BuildReport, build_index, load_embedder
 from rag.config import Settings
-from rag.documents import document_paths
+from rag.documents import folder_signature
 from rag.embedding import Embedder
 from rag.errors import DocumentError
-
-
-def folder_signature(folder) -> tuple:
-    """(path, size, mtime) of every document: changes whenever a file is added, edited or removed."""
-    signature = []
-    for path in document_paths(folder):
-        try:
-            info = os.stat(path)
-            signature.append((str(path), info.st_size, info.st_mtime_ns))
-        except OSError:
-            signature.append((str(path), -1, -1))
-    return tuple(signature)
 
 
 def watch(

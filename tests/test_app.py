@@ -1,5 +1,9 @@
 """The web page's rendering and wiring (the browser tests live in test_browser.py)."""
 
+import os
+import time
+from contextlib import contextmanager
+
 from rag.answer import Answer, Passage
 from rag.present import NO_ANSWER, answer_html
 
@@ -139,13 +143,12 @@ def test_the_gradio_client_api_answers_like_the_http_api(seed_index):
             client.predict("  ", api_name="/ask")
 
 
-def test_app_py_serves_page_and_api_on_gradio_server_port(seed_index):
-    """The real entry point, as `scripts/run` starts it, over the already-built seed index."""
-    import os
+@contextmanager
+def running_app(docs, index_dir, *extra):
+    """`python app.py` as `scripts/run` starts it, on a free port; yields its URL once it answers."""
     import socket
     import subprocess
     import sys
-    import time
 
     import httpx
 
@@ -156,10 +159,8 @@ def test_app_py_serves_page_and_api_on_gradio_server_port(seed_index):
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env["GRADIO_SERVER_PORT"] = str(port)
-    settings = seed_index.settings
     process = subprocess.Popen(
-        [sys.executable, "app.py", "--docs-dir", str(settings.docs_dir),
-         "--index-dir", str(settings.index_dir)],
+        [sys.executable, "app.py", "--docs-dir", str(docs), "--index-dir", str(index_dir), *extra],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -168,17 +169,54 @@ def test_app_py_serves_page_and_api_on_gradio_server_port(seed_index):
         while True:
             assert process.poll() is None, process.stdout.read()
             try:
-                health = httpx.get(url + "/api/health", timeout=5)
+                httpx.get(url + "/api/health", timeout=5)
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "app.py did not start listening"
                 time.sleep(0.5)
-        assert health.json()["documents"] == 5
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def test_app_py_serves_page_and_api_on_gradio_server_port(seed_index):
+    """The real entry point, as `scripts/run` starts it, over the already-built seed index."""
+    import httpx
+
+    settings = seed_index.settings
+    with running_app(settings.docs_dir, settings.index_dir) as url:
+        assert httpx.get(url + "/api/health", timeout=30).json()["documents"] == 5
         answer = httpx.post(url + "/api/ask", json={"question": "Who is Kim Jong-un?", "k": 2},
                             timeout=60).json()
         assert len(answer["passages"]) == 2
         page = httpx.get(url + "/", timeout=30)
         assert page.status_code == 200 and "Ask the documents" in page.text
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
+
+
+def test_the_running_app_follows_document_changes_without_a_restart(tmp_path):
+    """A document added while the app serves is indexed by its watcher and answered from."""
+    import shutil
+
+    import httpx
+
+    from tests.conftest import SEEDS
+
+    docs = tmp_path / "docs"
+    shutil.copytree(SEEDS, docs)
+    with running_app(docs, tmp_path / "index") as url:
+        (docs / "zebra.txt").write_text(
+            "The zebra aquarium of Lisbon opened its shark tunnel in 1998.\n", encoding="utf-8"
+        )
+        deadline = time.monotonic() + 300  # an incremental rebuild on a slow machine
+        while True:
+            answer = httpx.post(url + "/api/ask", timeout=60, json={
+                "question": "When did the zebra aquarium of Lisbon open its shark tunnel?", "k": 1,
+            }).json()
+            if answer["passages"][0]["source"] == "zebra.txt":
+                break
+            assert time.monotonic() < deadline, "the new document was never answered from"
+            time.sleep(1)
+        assert answer["answered"] is True
+        sources = [d["source"] for d in httpx.get(url + "/api/documents", timeout=30).json()["documents"]]
+        assert "zebra.txt" in sources
