@@ -259,7 +259,8 @@ def main() -> None:
                 process.wait()
     result = {
         "command": "python benchmarks/load.py " + " ".join(sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_1min_at_end": round(os.getloadavg()[0], 2)},
         "questions": len(mix),
         "unique_question_share": UNIQUE,
         "rss_after_first_question_mb": round(rss_start, 1),
