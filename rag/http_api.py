@@ -197,7 +197,8 @@ def create_app(index: Index, token: str | None = None,
 
 
 class Guard:
-    """ASGI middleware in front of /api and /view: access control, then the body size limit.
+    """ASGI middleware in front of the whole server: access control for /api and /view, then the
+    body size limit for every path (the page's Gradio API included: it takes no uploads).
 
     The body is read here, at most max_bytes + 1 of it, before anything parses it; a larger one
     (declared or streamed) is answered 413 without reading the rest.
@@ -212,9 +213,10 @@ class Guard:
 
     async def __call__(self, scope, receive, send):
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(("/api/", "/view/")):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        if path not in OPEN_PATHS and not self._allowed(scope):
+        if (path.startswith(("/api/", "/view/")) and path not in OPEN_PATHS
+                and not self._allowed(scope)):
             return await _json(send, 401, "this server needs an access token: send the header "
                                "'Authorization: Bearer <token>' (or log in on the page)",
                                [(b"www-authenticate", b"Bearer")])

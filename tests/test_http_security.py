@@ -347,3 +347,38 @@ def test_an_exposed_server_is_warned_about_with_or_without_protection():
     assert app.host_warning("127.0.0.1") is None and app.host_warning("::1", protected=True) is None
     assert "--auth and --token" in app.host_warning("0.0.0.0")
     assert "behind the login or token" in app.host_warning("0.0.0.0", protected=True)
+
+
+def test_the_size_limit_covers_the_pages_gradio_api_too(server):
+    limit = server.index.settings.query.max_request_bytes
+    big = json.dumps({"data": ["x" * limit, 3, None, "hybrid", None], "fn_index": 0,
+                      "session_hash": "abc"})
+    for path in ("/gradio_api/queue/join", "/gradio_api/run/ask", "/gradio_api/call/ask"):
+        assert "larger than" in error_of(server.post(path, content=big,
+                                                     headers={"content-type": "application/json"}), 413)
+    assert server.get("/api/health").status_code == 200
+
+
+def test_bad_questions_through_the_gradio_client_are_errors_and_the_server_goes_on(seed_index):
+    from gradio_client import Client
+
+    from tests.browser_tools import serving
+
+    question = "What did NATO's Secretary General say about North Korean troops in Ukraine?"
+    with serving(seed_index) as url:
+        client = Client(url + "/", verbose=False, download_files=False)
+        for args, expected in [
+            (("x" * 100_000,), "larger than"),  # over the body limit: refused before Gradio parses it
+            (("x" * 5_000,), "the limit is 2000"),
+            (("\x00\x01 \x02",), "the question is empty"),
+            ((question, 10_000), "k must be between 1 and 50"),
+            ((question, -1), "k must be between 1 and 50"),
+            ((question, "five"), "k"),
+            ((question, 3, ["../../etc/passwd"]), "unknown source"),
+            ((question, 3, None, "fuzzy"), "mode must be one of"),
+        ]:
+            with pytest.raises(Exception) as caught:
+                client.predict(*args, api_name="/ask")
+            assert expected in str(caught.value) or "413" in str(caught.value), (args[1:], caught.value)
+        answer = client.predict(question, 3, None, "hybrid", None, api_name="/ask")
+    assert answer == seed_index.ask(question, k=3).to_dict()
