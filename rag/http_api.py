@@ -135,7 +135,7 @@ def create_app(index: Index, token: str | None = None,
         f"{query.max_k}, a question (and each earlier question) of at most "
         f"{query.max_question_chars} characters, a request body of at most "
         f"{query.max_request_bytes} bytes (413 above)."
-        + (" Every endpoint but /health needs `Authorization: Bearer <token>` (401 without)."
+        + (" Every endpoint but /health (and these docs) needs `Authorization: Bearer <token>` (401 without)."
            if token or session else ""),
         openapi_url="/openapi.json",
         docs_url="/docs",
