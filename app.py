@@ -1,6 +1,7 @@
 """The web app: the Gradio page and the HTTP API on one server, over one index loaded at start.
 
 Run: python app.py [--port N] [--host H] [--docs-dir DIR] [--index-dir DIR]
+                  [--token TOKEN] [--auth USER:PASSWORD]
 """
 
 from __future__ import annotations
@@ -34,7 +35,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default index/)")
     parser.add_argument("--no-watch", action="store_true",
                         help="do not rebuild the index when the documents change while serving")
+    parser.add_argument("--token", default=os.environ.get("RAG_API_TOKEN") or None,
+                        help="require 'Authorization: Bearer TOKEN' on /api (but /api/health) and "
+                        "/view (default $RAG_API_TOKEN; none: open)")
+    parser.add_argument("--auth", default=os.environ.get("RAG_AUTH") or None, metavar="USER:PASSWORD",
+                        help="require this login for the page; a logged-in browser may also use "
+                        "/api and /view (default $RAG_AUTH; none: open)")
     args = parser.parse_args(argv)
+    if args.auth is not None:
+        user, sep, password = args.auth.partition(":")
+        if not (sep and user and password):
+            parser.error("--auth (or RAG_AUTH) must be USER:PASSWORD, both non-empty")
+        args.auth = (user, password)
     if args.port is None:
         try:
             args.port = int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
@@ -43,12 +55,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def host_warning(host: str) -> str | None:
+def host_warning(host: str, protected: bool = False) -> str | None:
     """The warning printed when the server is reachable from other machines."""
     if host in LOCAL_HOSTS:
         return None
+    if protected:
+        return (f"warning: listening on {host}: reachable from other machines, behind the login "
+                "or token given (plain HTTP: use it only on a trusted network or behind TLS)")
     return (f"warning: listening on {host}: anyone who can reach this machine on that interface "
-            "can read the indexed documents and query them")
+            "can read the indexed documents and query them (protect it with --auth and --token)")
 
 
 def build_ui(index):
@@ -117,8 +132,12 @@ def build_ui(index):
     return demo
 
 
-def build_app(index):
-    """The whole server: the HTTP API and source viewer (rag.http_api) with the page mounted at /."""
+def build_app(index, token: str | None = None, auth: tuple[str, str] | None = None):
+    """The whole server: the HTTP API and source viewer (rag.http_api) with the page mounted at /.
+
+    `token` guards /api and /view; `auth` (user, password) is the page's Gradio login, and a
+    browser logged in with it may read /api and /view too (the page's source links open /view).
+    """
     import gradio as gr
 
     from rag.http_api import create_app
@@ -130,8 +149,20 @@ def build_app(index):
         font_mono=[gr.themes.Font("ui-monospace"), "SFMono-Regular", "Menlo", "monospace"],
     )
     demo = build_ui(index).queue(default_concurrency_limit=4)
-    return gr.mount_gradio_app(create_app(index), demo, path="/", theme=theme, css=PAGE_CSS,
-                               ssr_mode=False, footer_links=["api"])
+    page = []  # the mounted Gradio app, known only after mounting; read by `logged_in`
+
+    def logged_in(cookies) -> bool:
+        app = page[0] if page else None
+        return app is not None and any(
+            app.tokens.get(value) is not None for name, value in cookies.items()
+            if name in (f"access-token-{app.cookie_id}", f"access-token-unsecure-{app.cookie_id}"))
+
+    server = gr.mount_gradio_app(create_app(index, token=token, session=logged_in if auth else None),
+                                 demo, path="/", theme=theme, css=PAGE_CSS, ssr_mode=False,
+                                 footer_links=["api"], auth=auth)
+    page.extend(route.app for route in server.routes if getattr(route, "app", None) is not None
+                and hasattr(route.app, "cookie_id"))
+    return server
 
 
 def start_watcher(settings, index) -> None:
@@ -168,12 +199,12 @@ def main(argv=None) -> int:
         return 2
     if not args.no_watch:
         start_watcher(settings, index)
-    warning = host_warning(args.host)
+    warning = host_warning(args.host, protected=bool(args.token or args.auth))
     if warning:
         print(warning, file=sys.stderr)
     import uvicorn
 
-    app = build_app(index)
+    app = build_app(index, token=args.token, auth=args.auth)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"serving http://{shown}:{args.port}  (HTTP API under /api, docs at /api/docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

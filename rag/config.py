@@ -90,6 +90,9 @@ class QuerySettings:
     """The largest k a caller may ask for (bounds the work per request)."""
     max_question_chars: int = 2000
     """Longer questions are refused: nothing in a passage-sized index needs more."""
+    max_request_bytes: int = 65_536
+    """The largest HTTP request body the API reads (413 above): a question at the character
+    limit, its history and options fit many times over."""
     mode: str = "hybrid"
     """hybrid (dense + lexical fused by rank), dense, or lexical."""
     candidates: int = 100

@@ -3,12 +3,15 @@ source document with a passage marked (what the web page's "Open the source" ope
 
 A shell like the CLI: it parses requests, calls `Index`, and converts `RagError`s into JSON
 errors `{"error": message}`; 400 for a bad request, 404 for an unknown document or path,
+413 for a body over `max_request_bytes`, 401 without the access token when one is set,
 503 when the index itself cannot serve (stale, model missing).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import hmac
+import json
+from typing import Annotated, Callable, Mapping
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -111,16 +114,29 @@ class Health(BaseModel):
     built: str
 
 
-ERRORS = {400: {"model": Error}, 503: {"model": Error}}
+ERRORS = {400: {"model": Error}, 401: {"model": Error}, 413: {"model": Error}, 503: {"model": Error}}
+OPEN_PATHS = ("/api/health", "/api/docs", "/api/openapi.json")
+"""Served without the access token: they show what is indexed in counts, never document text."""
 
 
-def create_app(index: Index) -> FastAPI:
-    """A FastAPI app serving `index`: the JSON API under /api, the source viewer under /view."""
+def create_app(index: Index, token: str | None = None,
+               session: Callable[[Mapping[str, str]], bool] | None = None) -> FastAPI:
+    """A FastAPI app serving `index`: the JSON API under /api, the source viewer under /view.
+
+    With `token`, or `session` (cookies -> whether they belong to a logged-in page user), every
+    other path under /api and /view needs `Authorization: Bearer <token>` or such a session.
+    """
+    query = index.settings.query
     api = FastAPI(
         title="rag HTTP API",
         version=__version__,
         description="Questions answered with verbatim, cited passages of the indexed documents. "
-        "POST /api/ask returns the same JSON as `rag ask --json`.",
+        "POST /api/ask returns the same JSON as `rag ask --json`. Limits: k from 1 to "
+        f"{query.max_k}, a question (and each earlier question) of at most "
+        f"{query.max_question_chars} characters, a request body of at most "
+        f"{query.max_request_bytes} bytes (413 above)."
+        + (" Every endpoint but /health (and these docs) needs `Authorization: Bearer <token>` (401 without)."
+           if token or session else ""),
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
@@ -176,7 +192,81 @@ def create_app(index: Index) -> FastAPI:
         return HTMLResponse(html, headers=SOURCE_PAGE_HEADERS)
 
     app.mount("/api", api)
+    app.add_middleware(Guard, max_bytes=query.max_request_bytes, token=token, session=session)
     return app
+
+
+class Guard:
+    """ASGI middleware in front of the whole server: access control for /api and /view, then the
+    body size limit for every path (the page's Gradio API included: it takes no uploads).
+
+    The body is read here, at most max_bytes + 1 of it, before anything parses it; a larger one
+    (declared or streamed) is answered 413 without reading the rest.
+    """
+
+    def __init__(self, app, max_bytes: int, token: str | None = None,
+                 session: Callable[[Mapping[str, str]], bool] | None = None):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.token = token
+        self.session = session
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if (path.startswith(("/api/", "/view/")) and path not in OPEN_PATHS
+                and not self._allowed(scope)):
+            return await _json(send, 401, "this server needs an access token: send the header "
+                               "'Authorization: Bearer <token>' (or log in on the page)",
+                               [(b"www-authenticate", b"Bearer")])
+        declared = dict(scope.get("headers", ())).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await _json(send, 413, self._too_large())
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                return await _json(send, 413, self._too_large())
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await self.app(scope, replay, send)
+
+    def _too_large(self) -> str:
+        return f"the request body is larger than {self.max_bytes} bytes, the limit of this server"
+
+    def _allowed(self, scope) -> bool:
+        if not self.token and not self.session:
+            return True
+        from starlette.requests import HTTPConnection
+
+        connection = HTTPConnection(scope)
+        scheme, _, given = connection.headers.get("authorization", "").partition(" ")
+        if self.token and scheme.lower() == "bearer" and hmac.compare_digest(
+                given.strip().encode(), self.token.encode()):
+            return True
+        return bool(self.session and self.session(connection.cookies))
+
+
+async def _json(send, status: int, message: str, headers=()) -> None:
+    body = json.dumps({"error": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _document_text(index: Index, source: str) -> str:

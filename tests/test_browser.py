@@ -194,3 +194,21 @@ def test_the_page_fits_a_phone(browser, server):
         assert panel.bounding_box()["width"] == 390
     finally:
         page.context.close()
+
+
+def test_bad_questions_get_a_message_in_the_page_and_it_goes_on(page):
+    """Too long, control characters only, then a huge paste (refused by the server's body limit
+    before Gradio reads it): a message each time, no script error, and the next question works."""
+    turns = page.locator("#conversation .turn")
+    box = page.locator("#question textarea")
+    for question, message in [("x" * 5000, "the limit is 2000"), ("\x01\x02 \x03", "empty")]:
+        before = turns.count()
+        box.fill(question)
+        box.press("Enter")
+        expect(turns.nth(before).locator(".error")).to_contain_text(message)
+    box.fill("y " * 50_000)
+    box.press("Enter")
+    page.wait_for_timeout(3000)  # whatever Gradio shows for a refused request, the page goes on
+    answer = ask(page, RUTTE)
+    expect(answer.locator(".card").first).to_contain_text("004_5d5c85c0ad26f8dd.txt")
+    assert not page.errors
