@@ -7,6 +7,7 @@ Skipped with an install hint when /usr/bin/chromium is absent (`apt-get install 
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 
@@ -144,19 +145,25 @@ def test_follow_up_uses_the_conversation_and_clear_starts_over(page):
 
 def test_advanced_controls_set_the_number_of_passages_and_the_mode(page):
     page.locator("#advanced").get_by_text("Advanced").click()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    # Set the controls the way a person does, and go on once the page shows it took them: input
+    # typed in the instant the fold opens can land before its widgets are live, so retype then.
     number = page.locator("#advanced input[type=number]")
-    number.fill("2")
-    number.blur()
-    # Wait until the page has taken the value (the slider moves with it): on a busy machine a
-    # question sent at once could still carry the old value.
-    page.wait_for_function(
-        "() => document.querySelector('#advanced input[type=range]')?.value === '2'", timeout=WAIT_MS
-    )
-    page.get_by_label("lexical").check()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#advanced input[type=radio]')]"
-        ".some(r => r.checked && r.value === 'lexical')", timeout=WAIT_MS
-    )
+    slider_is_two = "() => document.querySelector('#advanced input[type=range]')?.value === '2'"
+    lexical_chosen = ("() => [...document.querySelectorAll('#advanced input[type=radio]')]"
+                      ".some(r => r.checked && r.value === 'lexical')")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        number.fill("2")
+        number.blur()
+        page.get_by_label("lexical").check()
+        try:
+            page.wait_for_function(slider_is_two, timeout=3000)
+            page.wait_for_function(lexical_chosen, timeout=3000)
+            break
+        except PlaywrightTimeout:
+            assert time.monotonic() < deadline, "the page never took the passages and mode values"
     answer = ask(page, RUTTE)
     assert answer.locator("article.card").count() == 2
     assert "2 passages from the documents (lexical search only)" in answer.locator(".summary").inner_text()
