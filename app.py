@@ -192,7 +192,8 @@ def main(argv=None) -> int:
     try:
         settings = Settings.from_env(docs_dir=args.docs_dir, index_dir=args.index_dir)
         # Live: a rebuild (`rag index`, `rag index --watch`) is picked up without a restart.
-        index = LiveIndex(ensure_index(settings, progress=True, say=lambda m: print(m, flush=True)))
+        index = LiveIndex(ensure_index(settings, progress=True, say=lambda m: print(m, flush=True),
+                                       check_freshness=False))
         index.embedder  # load the model now, not on the first question
     except RagError as exc:
         print(f"app: error: {exc}", file=sys.stderr)

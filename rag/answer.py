@@ -6,7 +6,7 @@ Nothing here writes text about the documents: every string shown is a slice of a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -78,7 +78,6 @@ class Answer:
     passages: tuple[Passage, ...]
     used_history: bool = False
     threshold: float = 0.0
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape of `rag ask --json` and `POST /api/ask` (see README)."""

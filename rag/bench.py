@@ -25,7 +25,6 @@ from rag.config import MODES, Settings
 from rag.errors import ConfigError
 
 QUESTIONS = Path("eval/questions.jsonl")
-DEFAULT_OUTPUT = Path("benchmarks/results/latest.json")
 WARM_UP = "A warm-up question that is not among the measured ones"
 FALLBACK_QUESTIONS = (
     "What did NATO's Secretary General say about North Korean troops in Ukraine?",

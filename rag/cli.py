@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 EXIT_OK, EXIT_NOTHING, EXIT_ERROR = 0, 1, 2
+DEFAULT_BENCH_OUTPUT = Path("benchmarks/results/latest.json")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="FAISS factory string to compare with exact search at --scale (default HNSW32)")
     bench.add_argument("--peers", default=None, metavar="PYTHON",
                        help="also time LangChain and txtai with this interpreter of a separate environment")
-    bench.add_argument("--output", type=Path, default=Path("benchmarks/results/latest.json"),
-                       help="where to write the JSON (default benchmarks/results/latest.json)")
+    bench.add_argument("--output", type=Path, default=DEFAULT_BENCH_OUTPUT,
+                       help=f"where to write the JSON (default {DEFAULT_BENCH_OUTPUT})")
     bench.add_argument("--model", default=None, help="sentence-transformers model name or path")
     bench.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
                        help="how the model runs (default onnx)")

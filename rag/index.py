@@ -156,7 +156,7 @@ class Index:
             self.chunks,
             self.store.vectors,
             self.sentence_vectors,
-            lambda texts: [set(terms) for terms in self.lexical.terms(texts)],
+            lambda texts: [set(found) for found in self.lexical.terms(texts)],
             settings,
             mode,
             used_history=context.uses_history,
@@ -209,6 +209,11 @@ class Index:
                 f"unknown source {unknown[0]!r}; indexed documents are: {', '.join(self.sources())}"
             )
         return self.chunks.chunk_ids_of(sources)
+
+    @property
+    def checks_freshness(self) -> bool:
+        """True when questions are refused once a document changes on disk."""
+        return self._freshness is not None
 
     def reopen(self, build: Path | None = None, *, check_freshness: bool = True) -> "Index":
         """Open another build of the same folder (default: the current one) with the same settings,
@@ -359,17 +364,19 @@ def ensure_index(
     embedder: Embedder | None = None,
     progress: bool = False,
     say=lambda message: None,
+    check_freshness: bool = True,
 ) -> Index:
-    """Open the index of `settings.docs_dir`, building or rebuilding it first when missing or stale."""
+    """Open the index of `settings.docs_dir`, building or rebuilding it first when missing or stale.
+    check_freshness=False is for a LiveIndex, which follows new builds instead of refusing."""
     report = build_index(settings, embedder=embedder, progress=progress, force=False, say=say)
     try:
-        index = Index(report.build, settings, embedder)
+        index = Index(report.build, settings, embedder, check_freshness=check_freshness)
     except IndexCorruptError as exc:
         if report.rebuilt:
             raise
         say(f"the index cannot be used ({exc}): rebuilding it")
         report = build_index(settings, embedder=embedder, progress=progress, force=True, say=say)
-        index = Index(report.build, settings, embedder)
+        index = Index(report.build, settings, embedder, check_freshness=check_freshness)
     if report.rebuilt:
         say(f"built the index: {report.documents} documents, {report.passages} passages")
     return index

@@ -1,7 +1,7 @@
 """An index that follows its folder: when a new build becomes current, the next question is
 answered from it, without a restart. Each answer comes wholly from one build.
 
-    live = LiveIndex(ensure_index(settings))   # the app, at start
+    live = LiveIndex(ensure_index(settings, check_freshness=False))   # the app, at start
     live.ask("Who leads NATO?")                 # notices a newer build first (one tiny read)
 
 Switching is cheap for callers: the new build is opened by the one thread that noticed it while
@@ -34,7 +34,9 @@ class LiveIndex:
     def __init__(self, index: Index):
         self._index_dir = Path(index.settings.index_dir)
         self._seen = self._pointer()
-        self._index = index.reopen(index.build, check_freshness=False)
+        # An index that refuses stale questions would stop answering when documents change;
+        # one opened without that check (ensure_index(..., check_freshness=False)) is used as is.
+        self._index = index if not index.checks_freshness else index.reopen(index.build, check_freshness=False)
         self._lock = threading.Lock()
         self.reload_error: RagError | None = None
         """Why the newest build could not be switched to (None when the current one is in use)."""

@@ -25,3 +25,14 @@ def test_live_index_ignores_a_build_made_with_other_settings(tiny_settings, keyw
     first_build = live.build
     build_index(tiny_settings.with_overrides(embed_sentences=False), embedder=keyword_embedder)
     assert live.build == first_build  # another configuration's build is not served
+
+
+def test_an_index_opened_without_freshness_check_is_used_as_is(tiny_settings, keyword_embedder):
+    """The app's path: the build ensure_index opened is the one served, not opened a second time."""
+    from rag.index import ensure_index
+
+    index = ensure_index(tiny_settings, embedder=keyword_embedder, check_freshness=False)
+    assert not index.checks_freshness
+    assert LiveIndex(index).current is index
+    checked = ensure_index(tiny_settings, embedder=keyword_embedder)
+    assert LiveIndex(checked).current is not checked  # reopened without the check
