@@ -112,18 +112,18 @@ def build_answer(
     used_history: bool = False,
 ) -> Answer:
     """Read each hit's text, choose its highlights, and decide whether the question is answered."""
-    texts = chunks.texts(h.doc for h in hits)
-    per_hit = []
-    for hit in hits:
-        sentences = [s for s in chunks.sentences_in(hit.doc, hit.start, hit.end) if not s.heading]
-        per_hit.append(sentences or chunks.sentences_in(hit.doc, hit.start, hit.end))
+    texts = chunks.span_texts([(h.doc, h.start, h.end) for h in hits])
+    per_hit = [
+        [s for s in found if not s.heading] or found
+        for found in chunks.sentences_of([(h.doc, h.start, h.end) for h in hits])
+    ]
     # One tokenizer call for every sentence of every hit: per-call overhead dominated queries.
     all_terms = iter(sentence_terms(
-        [texts[hit.doc][s.start : s.end] for hit, sentences in zip(hits, per_hit) for s in sentences]
+        [text[s.start - hit.start : s.end - hit.start]
+         for hit, text, sentences in zip(hits, texts, per_hit) for s in sentences]
     ))
     passages = []
-    for rank, (hit, sentences) in enumerate(zip(hits, per_hit), start=1):
-        text = texts[hit.doc]
+    for rank, (hit, text, sentences) in enumerate(zip(hits, texts, per_hit), start=1):
         passage_cos = float(np.max(chunk_vectors(np.array(hit.chunk_ids)) @ query_vector))
         terms = [next(all_terms) for _ in sentences]
         highlights, sentence_cos = _highlights(
@@ -139,7 +139,7 @@ def build_answer(
                 end=hit.end,
                 line_start=hit.line_start,
                 line_end=hit.line_end,
-                text=text[hit.start : hit.end],
+                text=text,
                 score=best.score,
                 confidence=confidence,
                 low_confidence=confidence < settings.min_confidence,

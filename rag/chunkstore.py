@@ -142,6 +142,18 @@ class ChunkStore:
         rows = self._query(f"SELECT id, text FROM documents WHERE id IN ({marks})", ids)
         return dict(rows)
 
+    def span_texts(self, spans: Sequence[tuple[int, int, int]]) -> list[str]:
+        """The text of each (doc, start, end) span, cut by SQLite: a query reads the passages it
+        shows, not whole documents (which may be megabytes)."""
+        if not spans:
+            return []
+        union = " UNION ALL ".join(
+            ["SELECT ?, substr(text, ? + 1, ? - ?) FROM documents WHERE id = ?"] * len(spans)
+        )
+        params = [v for n, (doc, start, end) in enumerate(spans) for v in (n, start, end, start, doc)]
+        found = dict(self._query(union, params))
+        return [found[n] for n in range(len(spans))]
+
     def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
         """The passages with these ids, in the order asked."""
         ids = [int(i) for i in ids]
@@ -176,6 +188,21 @@ class ChunkStore:
         for sentence, chunk in rows:
             holders[sentence].append(chunk)
         return [tuple(h) for h in holders]
+
+    def sentences_of(self, spans: Sequence[tuple[int, int, int]]) -> list[list[StoredSentence]]:
+        """`sentences_in` for each (doc, start, end) span, in one query."""
+        if not spans:
+            return []
+        union = " UNION ALL ".join(
+            ['SELECT ?, id, start, "end", heading FROM sentences WHERE doc = ? AND start < ? AND "end" > ?']
+            * len(spans)
+        )
+        params = [v for n, (doc, start, end) in enumerate(spans) for v in (n, doc, end, start)]
+        found: list[list[StoredSentence]] = [[] for _ in spans]
+        for n, i, s, e, h in sorted(self._query(union, params), key=lambda row: (row[0], row[2])):
+            _, start, end = spans[n]
+            found[n].append(StoredSentence(i, max(s, start), min(e, end), bool(h)))
+        return found
 
     def sentences_in(self, doc: int, start: int, end: int) -> list[StoredSentence]:
         """Sentences that overlap [start, end) of a document, clipped to it."""

@@ -156,7 +156,7 @@ class Index:
             self.chunks,
             self.store.vectors,
             self.sentence_vectors,
-            lambda texts: [set(found) for found in self.lexical.terms(texts)],
+            self.lexical.terms.sets,
             settings,
             mode,
             used_history=context.uses_history,
@@ -263,6 +263,8 @@ def _clean_text(text: object, what: str) -> str:
     """Control and format characters become spaces; whitespace runs fold to one space."""
     if not isinstance(text, str):
         raise QueryError(f"{what} must be text")
+    if text.isprintable():  # the usual case: no control, format or separator characters at all
+        return " ".join(text.split())
     cleaned = "".join(
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch for ch in text
     )
@@ -282,19 +284,20 @@ class _Freshness:
 
     def __init__(self, built: manifest.Manifest):
         self._manifest = built
+        self._docs_dir = built.docs_dir
         self._lock = threading.Lock()
         self._checked_at = 0.0
         self._signature = self._stat()
 
     def _stat(self) -> tuple | None:
-        folder = self._manifest.docs_dir
+        folder = self._docs_dir
         if folder is None or not folder.is_dir():
             return None
         return folder_signature(folder)
 
     def check(self) -> None:
         """Raise StaleIndexError when a document changed since the index was built."""
-        if self._manifest.docs_dir is None:
+        if self._docs_dir is None:
             return
         with self._lock:
             now = time.monotonic()
@@ -304,9 +307,7 @@ class _Freshness:
             signature = self._stat()
             if signature == self._signature and signature is not None:
                 return
-            reasons = manifest.compare_fingerprints(
-                self._manifest.fingerprint, self._manifest.docs_dir
-            )
+            reasons = manifest.compare_fingerprints(self._manifest.fingerprint, self._docs_dir)
             if reasons:
                 self._checked_at = 0.0  # keep refusing until rebuilt
                 raise StaleIndexError(
@@ -328,7 +329,7 @@ def _sentence_vectors(build: Path, built: manifest.Manifest, sentences: int) -> 
         raise IndexCorruptError(
             f"{path} holds {vectors.shape} vectors for {sentences} sentences; rebuild with `rag index`"
         )
-    return vectors
+    return vectors.view(np.ndarray)  # still memory-mapped; without np.memmap's per-slice overhead
 
 
 def open_index(

@@ -38,17 +38,36 @@ def tokenize(texts: Sequence[str], stemmer) -> list[list[str]]:
 class QueryTerms:
     """The same terms as `tokenize`, for the few short texts of one query, without its per-call
     overhead (it rebuilds sets and progress bars on every call: a third of a cached query's time).
-    Stems are remembered per instance. Equality with `tokenize` is tested."""
+    Stems, and the term sets of the sentences shown, are remembered per instance, up to
+    `remember` entries each (then forgotten at once: a long-running server stays bounded).
+    Equality with `tokenize` is tested."""
 
     _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (scikit-learn's) token pattern
 
-    def __init__(self, stemmer):
+    def __init__(self, stemmer, remember: int = 100_000):
         from bm25s.tokenization import _infer_stopwords
 
         self._stemmer = stemmer
         self._stopwords = frozenset(_infer_stopwords("en"))
         self._stems: dict[str, str] = {}
+        self._sets: dict[str, frozenset[str]] = {}
+        self._remember = remember
         self._lock = threading.Lock()
+
+    def sets(self, texts: Sequence[str]) -> list[frozenset[str]]:
+        """The distinct terms of each text; a text seen before (a sentence shown again) is not
+        tokenised again."""
+        with self._lock:
+            known = [self._sets.get(t) for t in texts]
+        missing = [t for t, found in zip(texts, known) if found is None]
+        if not missing:
+            return known  # type: ignore[return-value]
+        fresh = dict(zip(missing, (frozenset(terms) for terms in self(missing))))
+        with self._lock:
+            if len(self._sets) + len(fresh) > self._remember:
+                self._sets.clear()
+            self._sets.update(fresh)
+        return [found if found is not None else fresh[t] for t, found in zip(texts, known)]
 
     def __call__(self, texts: Sequence[str]) -> list[list[str]]:
         words = [
@@ -57,6 +76,9 @@ class QueryTerms:
         ]
         with self._lock:
             new = list({w for ws in words for w in ws if w not in self._stems})
+            if len(self._stems) + len(new) > self._remember:
+                self._stems.clear()
+                new = list({w for ws in words for w in ws})
             if new:
                 self._stems.update(zip(new, self._stemmer.stemWords(new)))
             return [[self._stems[w] for w in ws] for ws in words]

@@ -6,7 +6,8 @@ Everything here works on ids and spans; reading text and choosing highlights is 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Sequence
+from itertools import islice
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -17,9 +18,9 @@ from rag.lexical import LexicalIndex
 from rag.store import VectorStore
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One passage id with the evidence behind its place in the ranking."""
+class Candidate(NamedTuple):
+    """One passage id with the evidence behind its place in the ranking (a named tuple: a query
+    makes up to 2 x `candidates` of them, and a frozen dataclass costs several times more each)."""
 
     id: int
     score: float
@@ -52,9 +53,10 @@ def rank(
     mode: str,
     allowed: np.ndarray | None = None,
     sentence_ranking: Sequence[int] | None = None,
-) -> list[Candidate]:
-    """All candidates of the chosen mode, best first. In hybrid mode `sentence_ranking` (passages
-    ranked by their best sentence, see `sentence_passages`) joins the fusion as a third list."""
+) -> Iterator[Candidate]:
+    """All candidates of the chosen mode, best first, made as they are consumed (a query reads
+    about k of up to 2 x `candidates`). In hybrid mode `sentence_ranking` (passages ranked by
+    their best sentence, see `sentence_passages`) joins the fusion as a third list."""
     depth = settings.candidates
     dense: dict[int, tuple[int, float]] = {}
     lexical_hits: dict[int, tuple[int, float]] = {}
@@ -77,17 +79,10 @@ def rank(
              "sentence": settings.sentence_weight},
             k=settings.rrf_k,
         )
-    return [
-        Candidate(
-            id=i,
-            score=score,
-            dense_rank=dense.get(i, (None, None))[0],
-            dense_score=dense.get(i, (None, None))[1],
-            lexical_rank=lexical_hits.get(i, (None, None))[0],
-            lexical_score=lexical_hits.get(i, (None, None))[1],
-        )
-        for i, score in ordered
-    ]
+    none = (None, None)
+    return (
+        Candidate(i, score, *dense.get(i, none), *lexical_hits.get(i, none)) for i, score in ordered
+    )
 
 
 def sentence_passages(
@@ -116,15 +111,15 @@ def sentence_passages(
 
 
 def merge_overlapping(
-    candidates: Sequence[Candidate], chunks: ChunkStore, k: int, batch: int = 32
+    candidates: Iterable[Candidate], chunks: ChunkStore, k: int, batch: int = 8
 ) -> list[Hit]:
     """The best k distinct spans. A candidate overlapping a chosen span is merged into it when
     the union stays within two passages' length, else dropped; a passage whose text duplicates
     a chosen one (the same boilerplate in two files) is dropped. Nothing is shown twice."""
     hits: list[Hit] = []
     digests: set[str] = set()
-    for offset in range(0, len(candidates), batch):
-        group = candidates[offset : offset + batch]
+    candidates = iter(candidates)
+    while group := list(islice(candidates, batch)):
         for candidate, stored in zip(group, chunks.chunks([c.id for c in group])):
             if stored.digest in digests:
                 continue

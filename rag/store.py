@@ -117,7 +117,7 @@ class FaissStore:
     def vectors(self, ids: np.ndarray) -> np.ndarray:
         if len(ids) == 0:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.vstack([self._index.reconstruct(int(i)) for i in ids])
+        return self._index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
 
     def save(self, folder: Path) -> None:
         self._faiss.write_index(self._index, str(Path(folder) / self.FILE))
