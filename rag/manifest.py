@@ -22,6 +22,7 @@ from rag.config import IndexSettings
 from rag.documents import folder_fingerprint
 from rag.embedding import resolve_model
 from rag.errors import IndexCorruptError, IndexMissingError
+from rag.onnx_embedding import INT8_SCHEME
 from rag.store import choose_factory
 
 FORMAT = 1
@@ -64,6 +65,8 @@ class Manifest:
             for key in ("chunking", "embed_sentences", "max_document_mb", "backend"):
                 if recorded.get(key) != wanted[key]:
                     reasons.append(f"the setting {key} changed ({recorded.get(key)} -> {wanted[key]})")
+            if wanted["backend"] == "onnx-int8" and self.model.get("quantization") != INT8_SCHEME:
+                reasons.append("the int8 encoder changed (now one scale per output channel)")
             built = self.data.get("dense_index", "Flat")  # builds from before the setting were exact
             passages = self.data.get("counts", {}).get("passages", 0)
             wanted_index = choose_factory(settings.dense_index, passages, settings.exact_up_to)
