@@ -254,12 +254,11 @@ def startup_figures(
 def app_ready_seconds(python: str, docs_dir: Path, index_dir: Path, env: dict[str, str]) -> float | None:
     """Seconds from starting `app.py` on a free local port (index already built) until its page
     answers; the app loads the model before it starts serving. None if it never does in 180 s."""
-    import socket
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from rag.processes import free_port, stop
+
+    port = free_port()
     mark = time.perf_counter()
     process = subprocess.Popen(
         [python, "app.py", "--port", str(port), "--docs-dir", str(docs_dir), "--index-dir", str(index_dir)],
@@ -275,12 +274,7 @@ def app_ready_seconds(python: str, docs_dir: Path, index_dir: Path, env: dict[st
                 time.sleep(0.1)
         return None
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def run(
