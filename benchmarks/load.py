@@ -24,7 +24,6 @@ import json
 import os
 import platform
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rag.processes import free_port, stop  # noqa: E402
+
 BAD = (  # each must be refused with this status, and counts as an error otherwise
     ({"question": "   "}, 400),
     ({"question": "apple", "k": 10_000}, 400),
@@ -193,12 +196,6 @@ def _measure(pid, clients, run, latencies, errors, refused) -> RunResult:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_server(index_dir: Path, port: int) -> subprocess.Popen:
     import httpx
 
@@ -209,18 +206,21 @@ def start_server(index_dir: Path, port: int) -> subprocess.Popen:
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 900  # the first build embeds the seeds on a shared machine
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"app.py exited: {process.stderr.read()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("app.py did not start within 900 s")
-        time.sleep(0.5)
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"app.py exited: {process.stderr.read()[-2000:]}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200:
+                    return process
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("app.py did not start within 900 s")
+            time.sleep(0.5)
+    except BaseException:  # not started, or Ctrl-C while waiting: leave nothing running
+        stop(process)
+        raise
 
 
 def main() -> None:
@@ -251,12 +251,7 @@ def main() -> None:
             print("gradio:", json.dumps(asdict(gradio)), flush=True)
             alive = httpx.get(url + "/api/health", timeout=30).status_code == 200
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, timeout=30)
     result = {
         "command": "python benchmarks/load.py " + " ".join(sys.argv[1:]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),

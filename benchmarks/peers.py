@@ -5,17 +5,24 @@ txtai: Embeddings(path=..., content=True) over the same chunks + search). Ours: 
 question cache off. Latency is per question, in-process, warm; recall is Recall@5 as in
 benchmarks/backend_quality.py.
 
-The peers are never our dependencies: run this with a separate environment that has them, e.g.
+The peers are never our dependencies: run this with a separate environment that has them. To
+reuse this project's torch, sentence-transformers, faiss and onnxruntime instead of downloading them
+again, the peers' environment gets a `.pth` file naming the project environment's site-packages
+by its absolute path (a relative line in a `.pth` is taken relative to the folder it is in),
+before pip runs; pip then installs only into the peers' environment, putting there the packages
+the peers need in other versions (it says "Not uninstalling ... outside environment" for the
+project's copy, which stays as it is and is shadowed for the peers only):
 
-    python -m venv /tmp/peers && /tmp/peers/bin/pip install langchain-community \\
+    .venv/bin/python -m venv /tmp/peers      # the same Python 3.11 (a venv's python makes one
+                                             # from its base interpreter)
+    echo "$(realpath .venv/lib/python3.11/site-packages)" \
+        > /tmp/peers/lib/python3.11/site-packages/project-venv.pth
+    nice -n 19 /tmp/peers/bin/python -m pip install langchain-community \
         langchain-text-splitters langchain-huggingface txtai
-    /tmp/peers/bin/python benchmarks/peers.py        # from the repo root, rag importable
+    /tmp/peers/bin/python benchmarks/peers.py --output /tmp/peers.json   # from the repo root
 
-(To reuse this project's torch, sentence-transformers, faiss and onnxruntime instead of downloading
-them again, put a `.pth` file naming `.venv/lib/python3.11/site-packages` into the peers
-environment's site-packages before installing: packages the peers need in other versions are then
-installed into that environment only.) `rag bench --peers /tmp/peers/bin/python` runs this script
-as part of the benchmark.
+(Without --output it writes benchmarks/results/peers.json.) `rag bench --peers /tmp/peers/bin/python`
+runs this script as part of the benchmark.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""`rag bench`: measure model load, index build, query latency and memory; print a table, write JSON.
+"""`rag bench`: measure model load, index build, query latency (in-process and through the HTTP
+API, `rag.bench_http`) and memory; print a table, write JSON.
 
 Figures come from one run on the machine at hand; on a shared, noisy machine compare ratios
 (e.g. embedding-only vs whole query) rather than absolute milliseconds. Nothing here is a test:
@@ -128,9 +129,11 @@ def beir_corpus(corpus_file: Path, workdir: Path, limit: int | None = None) -> C
 
 
 def bench_corpus(
-    corpus: Corpus, settings: Settings, index_dir: Path, queries: int, say: Callable[[str], None]
+    corpus: Corpus, settings: Settings, index_dir: Path, queries: int, say: Callable[[str], None],
+    http: bool = True,
 ) -> dict[str, Any]:
-    """Build `corpus` from scratch, then time questions in every mode, in this process."""
+    """Build `corpus` from scratch, then time questions in every mode, in this process and (with
+    `http`) through the HTTP API served by a child process."""
     from rag.build import build_index, load_embedder
     from rag.index import Index
 
@@ -182,6 +185,12 @@ def bench_corpus(
         samples.append(time.perf_counter() - mark)
     latency["hybrid_repeated_question"] = percentiles(samples)
     cached.close()
+    figures: dict[str, Any] = {}
+    if http:
+        from rag.bench_http import http_latency, with_overhead
+
+        say(f"[{corpus.name}] timing the same questions through the HTTP API")
+        figures["query_http"] = with_overhead(http_latency(settings, questions, WARM_UP, say), latency)
     return {
         "corpus": corpus.name,
         "documents": report.documents,
@@ -197,6 +206,7 @@ def bench_corpus(
         "rebuild_unchanged_s": round(unchanged, 3),
         "rebuild_unchanged_embedded": again.rebuilt,
         "query": latency,
+        **figures,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -254,12 +264,11 @@ def startup_figures(
 def app_ready_seconds(python: str, docs_dir: Path, index_dir: Path, env: dict[str, str]) -> float | None:
     """Seconds from starting `app.py` on a free local port (index already built) until its page
     answers; the app loads the model before it starts serving. None if it never does in 180 s."""
-    import socket
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from rag.processes import free_port, stop
+
+    port = free_port()
     mark = time.perf_counter()
     process = subprocess.Popen(
         [python, "app.py", "--port", str(port), "--docs-dir", str(docs_dir), "--index-dir", str(index_dir)],
@@ -275,12 +284,7 @@ def app_ready_seconds(python: str, docs_dir: Path, index_dir: Path, env: dict[st
                 time.sleep(0.1)
         return None
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def run(
@@ -291,6 +295,7 @@ def run(
     queries: int = 100,
     seeds: bool = True,
     startup: bool = True,
+    http: bool = True,
     scale: Sequence[int] = (),
     scale_indexes: Sequence[str] = ("HNSW32",),
     peers_python: str | None = None,
@@ -312,10 +317,10 @@ def run(
         scratch = Path(scratch)
         if seeds:
             corpus = seeds_corpus(settings.docs_dir)
-            report.corpora.append(bench_corpus(corpus, settings, scratch / "seeds-index", queries, say))
+            report.corpora.append(bench_corpus(corpus, settings, scratch / "seeds-index", queries, say, http))
         if corpus_file is not None:
             corpus = beir_corpus(corpus_file, scratch / "beir", limit)
-            report.corpora.append(bench_corpus(corpus, settings, scratch / "beir-index", queries, say))
+            report.corpora.append(bench_corpus(corpus, settings, scratch / "beir-index", queries, say, http))
         if startup:
             say("timing start-up in fresh processes")
             index_dir = scratch / "seeds-index" if seeds else None
@@ -389,6 +394,10 @@ def format_table(report: Report) -> str:
         for mode, q in c["query"].items():
             rows.append((f"query {mode}", f"p50 {q['p50_ms']:.2f} ms  p95 {q['p95_ms']:.2f}  "
                                           f"p99 {q['p99_ms']:.2f}  (n={q['n']})"))
+        for mode, q in c.get("query_http", {}).items():
+            over = f"  {q['overhead_p50_ms']:+.2f} ms vs in-process p50" if "overhead_p50_ms" in q else ""
+            rows.append((f"HTTP {mode}", f"p50 {q['p50_ms']:.2f} ms  p95 {q['p95_ms']:.2f}  "
+                                         f"p99 {q['p99_ms']:.2f}  (n={q['n']}){over}"))
         rows.append(("peak memory so far", f"{c['peak_rss_mb']:.0f} MB"))
     if report.startup:
         s = report.startup

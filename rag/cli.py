@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="measure model load, index build, query latency and memory",
         description="Build throw-away indexes of the seeds (and of a BEIR corpus with --corpus), time "
-        "questions in every mode, print a table and write the figures as JSON.",
+        "questions in every mode in-process and through the HTTP API, print a table and write the "
+        "figures as JSON.",
     )
     bench.add_argument("docs_dir", nargs="?", type=Path, help="documents folder (default: seeds/)")
     bench.add_argument("--corpus", type=Path, default=None, metavar="CORPUS_JSONL",
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--queries", type=int, default=100, help="distinct questions per mode (default 100)")
     bench.add_argument("--no-seeds", action="store_true", help="skip the seeds (only --corpus)")
     bench.add_argument("--no-startup", action="store_true", help="skip the start-up timings")
+    bench.add_argument("--no-http", action="store_true",
+                       help="skip the latency through the HTTP API (a local server in a child process)")
     bench.add_argument("--scale", type=int, action="append", default=[], metavar="N",
                        help="also time FAISS index types on N synthetic vectors (repeatable, e.g. 100000)")
     bench.add_argument("--scale-index", action="append", default=[], metavar="FACTORY",
@@ -233,6 +236,7 @@ def run_bench(args: argparse.Namespace) -> int:
         queries=args.queries,
         seeds=not args.no_seeds,
         startup=not args.no_startup,
+        http=not args.no_http,
         scale=args.scale,
         scale_indexes=args.scale_index or ["HNSW32"],
         peers_python=args.peers,

@@ -43,3 +43,7 @@ class ModelError(RagError):
 
 class EvalDataError(RagError):
     """A question file or benchmark folder for `rag eval` cannot be used (names the line or file)."""
+
+
+class BenchError(RagError):
+    """A benchmark could not run: a server it started did not come up, or refused a request."""

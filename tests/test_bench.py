@@ -54,3 +54,105 @@ def test_table_shows_the_peers_and_the_speed_up():
              "speedup_vs_faster_peer_p50": {"hybrid": 3.0, "dense": 3.6}}
     table = format_table(Report(machine={}, settings={}, peers=peers))
     assert "langchain" in table and "txtai" in table and "hybrid 3.0x, dense 3.6x" in table
+
+
+# -- the HTTP part (rag/bench_http.py) ------------------------------------------------------------
+
+
+def test_settings_reach_the_server_process_unchanged(tmp_path):
+    from rag.bench_http import settings_from, settings_overrides
+    from rag.config import Settings
+
+    settings = Settings.from_env(environ={}, docs_dir=tmp_path / "docs", index_dir=tmp_path / "index",
+                                 backend="torch", question_cache=0, encoder_cache=tmp_path / "enc",
+                                 threads=1, **{"chunking.max_tokens": 100})
+    flat = json.loads(json.dumps(settings_overrides(settings)))  # as the child receives them
+    assert flat["query.question_cache"] == 0 and flat["index.chunking.max_tokens"] == 100
+    assert settings_from(flat) == settings
+    assert settings_from(json.loads(json.dumps(settings_overrides(Settings())))) == Settings()
+
+
+def test_http_overhead_is_http_p50_minus_in_process_p50():
+    from rag.bench_http import with_overhead
+
+    http = {"dense": {"p50_ms": 12.5, "n": 3}, "hybrid_repeated_question": {"p50_ms": 4.0, "n": 3},
+            "only_http": {"p50_ms": 1.0, "n": 3}}
+    in_process = {"dense": {"p50_ms": 10.0}, "hybrid_repeated_question": {"p50_ms": 4.5}}
+    rows = with_overhead(http, in_process)
+    assert rows["dense"] == {"p50_ms": 12.5, "n": 3, "overhead_p50_ms": 2.5}
+    assert rows["hybrid_repeated_question"]["overhead_p50_ms"] == -0.5
+    assert "overhead_p50_ms" not in rows["only_http"]
+
+
+def test_table_shows_http_latency_and_its_overhead():
+    q = lambda p50: {"p50_ms": p50, "p95_ms": p50 + 1, "p99_ms": p50 + 2, "n": 4}  # noqa: E731
+    corpus = {"corpus": "tiny", "documents": 1, "passages": 2, "sentences": 3, "passage_tokens": 40,
+              "model_load_s": 0.1, "model": {"backend": "onnx"}, "build_s": {}, "embed_passages_per_s": 1,
+              "embed_tokens_per_s": 1, "embed_sentences_per_s": 1, "rebuild_unchanged_s": 0.0,
+              "rebuild_unchanged_embedded": False, "peak_rss_mb": 100,
+              "query": {"dense": q(10.0)},
+              "query_http": {"dense": {**q(12.5), "overhead_p50_ms": 2.5}}}
+    table = format_table(Report(machine={}, settings={}, corpora=[corpus]))
+    assert "query dense" in table
+    assert "HTTP dense" in table and "p50 12.50 ms" in table and "+2.50 ms vs in-process p50" in table
+
+
+def test_a_server_that_cannot_start_is_reported_with_its_error(tmp_path):
+    from rag.bench_http import serving
+    from rag.config import Settings
+    from rag.errors import BenchError
+
+    settings = Settings.from_env(environ={}, docs_dir=tmp_path, index_dir=tmp_path / "no-index")
+    with pytest.raises(BenchError, match="exited with code .*no-index"):
+        with serving(settings):
+            pass
+
+
+@pytest.fixture
+def torch_tiny_settings(tiny_docs, tmp_path, embedder):
+    """The tiny documents indexed with the real model (torch: the child loads it with no export)."""
+    from rag.build import build_index
+    from rag.config import Settings
+
+    settings = Settings.from_env(environ={}, docs_dir=tiny_docs, index_dir=tmp_path / "index",
+                                 backend="torch")
+    build_index(settings, embedder=embedder)
+    return settings
+
+
+@pytest.mark.slow
+def test_http_latency_runs_on_a_tiny_index(torch_tiny_settings):
+    from rag.bench_http import http_latency
+    from rag.config import MODES
+
+    questions = ("Which fruit is yellow?", "Where does the train go?", "When do cherry trees flower?")
+    said = []
+    rows = http_latency(torch_tiny_settings, questions, "A warm-up question", said.append)
+    assert set(rows) == {*MODES, "hybrid_repeated_question"}
+    assert all(row["n"] == len(questions) for row in rows.values())
+    assert said and "cache off" in said[0]
+
+
+@pytest.mark.slow
+def test_bench_server_answers_as_the_core_and_is_stopped_even_after_an_error(torch_tiny_settings,
+                                                                               embedder):
+    import http.client
+
+    from rag.bench_http import Client, serving
+    from rag.errors import BenchError
+    from rag.index import open_index
+
+    with pytest.raises(BenchError, match="400"):
+        with serving(torch_tiny_settings) as server:
+            process = server.process
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+            connection.request("POST", "/api/ask", json.dumps({"question": "Which fruit is yellow?"}),
+                               {"Content-Type": "application/json"})
+            served = json.loads(connection.getresponse().read())
+            connection.close()
+            with Client(server.port) as client:
+                client.ask("   ")  # refused by the server (an empty question): raises
+    assert process.poll() is not None  # the server was stopped on the way out
+    core = open_index(settings=torch_tiny_settings, embedder=embedder).ask("Which fruit is yellow?")
+    spans = lambda answer: [(p["source"], p["start"], p["end"]) for p in answer["passages"]]  # noqa: E731
+    assert spans(served) == spans(core.to_dict()) and served["passages"][0]["source"] == "fruit.txt"
