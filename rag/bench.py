@@ -18,11 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rag.config import MODES, Settings
+from rag.bench_http import REPEATED
 from rag.errors import ConfigError
 
 QUESTIONS = Path("eval/questions.jsonl")
@@ -69,6 +71,17 @@ class Report:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (ru_maxrss is in KiB on Linux)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def paired_overhead(slower: Sequence[float], faster: Sequence[float]) -> dict[str, float]:
+    """The extra time of `slower` over `faster`, measured in alternation on the same questions:
+    the difference of their p50s, and the median of the per-question differences (which a
+    change of load during the run moves least)."""
+    differences = sorted(s - f for s, f in zip(slower, faster))
+    return {
+        "overhead_p50_ms": round((statistics.median(slower) - statistics.median(faster)) * 1000, 3),
+        "overhead_paired_median_ms": round(statistics.median(differences) * 1000, 3),
+    }
 
 
 def percentiles(samples: Sequence[float]) -> dict[str, float]:
@@ -157,18 +170,34 @@ def bench_corpus(
     again = build_index(settings, embedder=embedder, force=False)
     unchanged = time.perf_counter() - mark
 
-    say(f"[{corpus.name}] timing {queries} questions per mode")
+    say(f"[{corpus.name}] timing {queries} questions per mode" + (", in-process and over HTTP" if http else ""))
     questions = list(dict.fromkeys(corpus.questions))[: max(1, queries)]  # distinct: no cache hits
-    for mode in MODES:  # warm-up: first-call allocations and lazy imports, with unmeasured questions
-        index.ask(WARM_UP, mode=mode)
     latency: dict[str, Any] = {}
-    for mode in MODES:
-        samples = []
-        for question in questions:
-            mark = time.perf_counter()
-            index.ask(question, mode=mode)
-            samples.append(time.perf_counter() - mark)
-        latency[mode] = percentiles(samples)
+    over_http: dict[str, Any] = {}
+    with ExitStack() as stack:
+        client = None
+        if http:
+            from rag.bench_http import Client, serving
+
+            server = stack.enter_context(serving(settings.with_overrides(question_cache=0)))
+            client = stack.enter_context(Client(server.port))
+        for mode in MODES:  # warm-up: first-call allocations and lazy imports, with unmeasured questions
+            index.ask(WARM_UP, mode=mode)
+            if client:
+                client.ask(WARM_UP, mode)
+        for mode in MODES:
+            # In-process and HTTP alternate question by question, so a change in the machine's
+            # load touches both alike and their difference is the HTTP layer's own cost.
+            samples, remote = [], []
+            for question in questions:
+                mark = time.perf_counter()
+                index.ask(question, mode=mode)
+                samples.append(time.perf_counter() - mark)
+                if client:
+                    remote.append(client.ask(question, mode))
+            latency[mode] = percentiles(samples)
+            if client:
+                over_http[mode] = {**percentiles(remote), **paired_overhead(remote, samples)}
     samples = []
     for question in questions:
         mark = time.perf_counter()
@@ -183,14 +212,16 @@ def bench_corpus(
         mark = time.perf_counter()
         cached.ask(question)
         samples.append(time.perf_counter() - mark)
-    latency["hybrid_repeated_question"] = percentiles(samples)
+    latency[REPEATED] = percentiles(samples)
     cached.close()
     figures: dict[str, Any] = {}
     if http:
-        from rag.bench_http import http_latency, with_overhead
+        from rag.bench_http import repeated_question_latency
 
-        say(f"[{corpus.name}] timing the same questions through the HTTP API")
-        figures["query_http"] = with_overhead(http_latency(settings, questions, WARM_UP, say), latency)
+        say(f"[{corpus.name}] timing repeated questions through the HTTP API")
+        repeated = repeated_question_latency(settings, questions)
+        over_http[REPEATED] = {**repeated, "overhead_p50_ms": round(repeated["p50_ms"] - latency[REPEATED]["p50_ms"], 3)}
+        figures["query_http"] = over_http
     return {
         "corpus": corpus.name,
         "documents": report.documents,
@@ -396,6 +427,8 @@ def format_table(report: Report) -> str:
                                           f"p99 {q['p99_ms']:.2f}  (n={q['n']})"))
         for mode, q in c.get("query_http", {}).items():
             over = f"  {q['overhead_p50_ms']:+.2f} ms vs in-process p50" if "overhead_p50_ms" in q else ""
+            if "overhead_paired_median_ms" in q:
+                over += f" ({q['overhead_paired_median_ms']:+.2f} paired)"
             rows.append((f"HTTP {mode}", f"p50 {q['p50_ms']:.2f} ms  p95 {q['p95_ms']:.2f}  "
                                          f"p99 {q['p99_ms']:.2f}  (n={q['n']}){over}"))
         rows.append(("peak memory so far", f"{c['peak_rss_mb']:.0f} MB"))

@@ -47,41 +47,18 @@ class Server:
     process: subprocess.Popen
 
 
-def http_latency(
-    settings: Settings,
-    questions: Sequence[str],
-    warm_up: str,
-    say: Callable[[str], None] = lambda message: None,
-) -> dict[str, Any]:
-    """p50/p95/p99 of POST /api/ask per mode, then for a repeated question, as `rag bench` times
-    them in-process: the same questions, the first server with its question cache off (each
-    question is new to it in every mode), the second with the settings' cache."""
+def repeated_question_latency(settings: Settings, questions: Sequence[str]) -> dict[str, Any]:
+    """p50/p95/p99 of POST /api/ask for a question asked a second time, served with the
+    settings' question cache (its vector is remembered), as `rag bench` times it in-process.
+    The new-question rows are timed by `rag bench` itself, alternating with in-process asks."""
     from rag.bench import percentiles
 
-    rows: dict[str, Any] = {}
-    say(f"serving the index over HTTP (question cache off); {len(questions)} questions per mode")
-    with serving(settings.with_overrides(question_cache=0)) as server, Client(server.port) as client:
-        for mode in MODES:  # warm-up: first-call allocations, the connection, lazy imports
-            client.ask(warm_up, mode)
-        for mode in MODES:
-            rows[mode] = percentiles([client.ask(question, mode) for question in questions])
-    say("serving the index over HTTP (question cache on): repeated questions")
     with serving(settings) as server, Client(server.port) as client:
         samples = []
         for question in questions:
             client.ask(question)
             samples.append(client.ask(question))
-        rows[REPEATED] = percentiles(samples)
-    return rows
-
-
-def with_overhead(http: dict[str, Any], in_process: dict[str, Any]) -> dict[str, Any]:
-    """The HTTP rows, each with `overhead_p50_ms`: its p50 minus the in-process p50 of the row."""
-    return {
-        row: {**figures, "overhead_p50_ms": round(figures["p50_ms"] - in_process[row]["p50_ms"], 3)}
-        if row in in_process else dict(figures)
-        for row, figures in http.items()
-    }
+    return percentiles(samples)
 
 
 @contextmanager
@@ -217,5 +194,5 @@ if __name__ == "__main__":
     _serve(json.loads(sys.argv[1]))
 
 
-__all__ = ["http_latency", "with_overhead", "serving", "Client", "Server", "settings_overrides",
+__all__ = ["repeated_question_latency", "serving", "Client", "Server", "settings_overrides",
            "settings_from"]

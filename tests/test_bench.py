@@ -72,16 +72,15 @@ def test_settings_reach_the_server_process_unchanged(tmp_path):
     assert settings_from(json.loads(json.dumps(settings_overrides(Settings())))) == Settings()
 
 
-def test_http_overhead_is_http_p50_minus_in_process_p50():
-    from rag.bench_http import with_overhead
+def test_http_overhead_is_the_difference_of_p50s_and_the_median_of_paired_differences():
+    from rag.bench import paired_overhead
 
-    http = {"dense": {"p50_ms": 12.5, "n": 3}, "hybrid_repeated_question": {"p50_ms": 4.0, "n": 3},
-            "only_http": {"p50_ms": 1.0, "n": 3}}
-    in_process = {"dense": {"p50_ms": 10.0}, "hybrid_repeated_question": {"p50_ms": 4.5}}
-    rows = with_overhead(http, in_process)
-    assert rows["dense"] == {"p50_ms": 12.5, "n": 3, "overhead_p50_ms": 2.5}
-    assert rows["hybrid_repeated_question"]["overhead_p50_ms"] == -0.5
-    assert "overhead_p50_ms" not in rows["only_http"]
+    over_http = [0.012, 0.020, 0.013]  # seconds, question by question
+    in_process = [0.010, 0.011, 0.0105]  # the second question met a busy moment over HTTP only
+    figures = paired_overhead(over_http, in_process)
+    assert figures["overhead_p50_ms"] == 2.5  # 13 - 10.5
+    assert figures["overhead_paired_median_ms"] == 2.5  # median of 2, 9, 2.5
+    assert paired_overhead([0.004], [0.0045])["overhead_p50_ms"] == -0.5
 
 
 def test_table_shows_http_latency_and_its_overhead():
@@ -121,16 +120,23 @@ def torch_tiny_settings(tiny_docs, tmp_path, embedder):
 
 
 @pytest.mark.slow
-def test_http_latency_runs_on_a_tiny_index(torch_tiny_settings):
-    from rag.bench_http import http_latency
-    from rag.config import MODES
+def test_bench_times_every_mode_in_process_and_over_http_on_a_tiny_index(tiny_docs, tmp_path, embedder,
+                                                                          monkeypatch):
+    from rag import bench
+    from rag.config import MODES, Settings
 
+    monkeypatch.setattr("rag.build.load_embedder", lambda settings: embedder)
     questions = ("Which fruit is yellow?", "Where does the train go?", "When do cherry trees flower?")
+    corpus = bench.Corpus("tiny", tiny_docs, questions)
+    settings = Settings.from_env(environ={}, backend="torch")
     said = []
-    rows = http_latency(torch_tiny_settings, questions, "A warm-up question", said.append)
-    assert set(rows) == {*MODES, "hybrid_repeated_question"}
-    assert all(row["n"] == len(questions) for row in rows.values())
-    assert said and "cache off" in said[0]
+    figures = bench.bench_corpus(corpus, settings, tmp_path / "index", len(questions), said.append)
+    assert set(figures["query"]) == {*MODES, "embed_question_only", "hybrid_repeated_question"}
+    assert set(figures["query_http"]) == {*MODES, "hybrid_repeated_question"}
+    for row in figures["query_http"].values():
+        assert row["n"] == len(questions) and "overhead_p50_ms" in row
+    assert all("overhead_paired_median_ms" in figures["query_http"][mode] for mode in MODES)
+    assert any("over HTTP" in line for line in said)
 
 
 @pytest.mark.slow
