@@ -2,8 +2,8 @@
 same seeds, same questions, same MiniLM model folder, as their tutorials use them
 (LangChain: RecursiveCharacterTextSplitter 1000/200 + FAISS.from_documents + similarity_search;
 txtai: Embeddings(path=..., content=True) over the same chunks + search). Ours: `Index.ask`,
-question cache off. Latency is per question, in-process, warm; recall is Recall@5 as in
-benchmarks/backend_quality.py.
+question cache off. Latency is per question, in-process, warm; recall is Recall@5: the answer
+text (whitespace-normalised) inside one of the top 5 passages of its file.
 
 The peers are never our dependencies: run this with a separate environment that has them. To
 reuse this project's torch, sentence-transformers, faiss and onnxruntime instead of downloading them

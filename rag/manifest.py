@@ -65,7 +65,7 @@ class Manifest:
             for key in ("chunking", "embed_sentences", "max_document_mb", "backend"):
                 if recorded.get(key) != wanted[key]:
                     reasons.append(f"the setting {key} changed ({recorded.get(key)} -> {wanted[key]})")
-            if wanted["backend"] == "onnx-int8" and self.model.get("quantization") != INT8_SCHEME:
+            if self.model.get("backend") == "onnx-int8" and self.model.get("quantization") != INT8_SCHEME:
                 reasons.append("the int8 encoder changed (now one scale per output channel)")
             built = self.data.get("dense_index", "Flat")  # builds from before the setting were exact
             passages = self.data.get("counts", {}).get("passages", 0)
