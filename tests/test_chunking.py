@@ -85,8 +85,12 @@ def tokenizer():
 
 
 class RecountingChunker(Chunker):
-    """The chunker before sentence counts were summed: every candidate passage is counted again
-    whole, by cl100k and by the tokenizer itself. The reference the fast path must equal."""
+    """The chunker before counts were summed: every sentence and every candidate passage is
+    counted whole, by cl100k and by the tokenizer itself. The reference the fast path must equal."""
+
+    def _unit_tokens(self, pieces):
+        encode = self._encoding.encode_ordinary
+        return [(len(encode(p)), len(encode(" " + p))) for p in pieces]
 
     def _units_fit(self, text, units, a, b):
         return self._fits(text[units[a].start : units[b - 1].end])
@@ -131,6 +135,16 @@ def test_summed_sentence_counts_give_the_passages_of_whole_passage_counts(
     fast = Chunker(chunking, counter, model_max, counter.adds_up).chunk(document)
     reference = RecountingChunker(chunking, lambda texts: own_counts(tokenizer, texts), model_max)
     assert fast == reference.chunk(document)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.one_of(TEXTS, SENTENCES), min_size=1, max_size=5))
+def test_sentence_tokens_summed_by_word_are_the_sentence_tokens(texts):
+    chunker = Chunker(ChunkingSettings())
+    encode = chunker._encoding.encode_ordinary
+    pieces = [p for p in map(normalize, texts) if p]
+    for _ in range(2):  # then from the remembered words
+        assert chunker._unit_tokens(pieces) == [(len(encode(p)), len(encode(" " + p))) for p in pieces]
 
 
 @settings(max_examples=300, deadline=None)
