@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+STATUS_EVERY_SECONDS = 5.0
+"""How often an open page checks whether the index switched to a new build (a tiny read on the
+server; nothing is sent back unless it did), to update its status line and documents list."""
 EXAMPLES = (
     ("What did NATO's Secretary General say about North Korean troops in Ukraine?",
      "004_5d5c85c0ad26f8dd.txt"),
@@ -66,13 +69,33 @@ def host_warning(host: str, protected: bool = False) -> str | None:
             "can read the indexed documents and query them (protect it with --auth and --token)")
 
 
+def index_status(index, shown: str | None, selected):
+    """Updates for the page's (header, documents checklist, shown build name) when the index now
+    answers from another build than `shown` (a LiveIndex switches first if a newer one is ready);
+    gr.skip() for each when it does not. Documents still indexed stay selected."""
+    import gradio as gr
+
+    from rag.present import header_html
+
+    reload = getattr(index, "reload_if_changed", None)  # a LiveIndex; a plain Index never changes
+    if reload is not None:
+        reload(wait=False)
+    current = getattr(index, "current", index)  # one build for all three answers
+    build = current.build.name
+    if build == shown:
+        return gr.skip(), gr.skip(), gr.skip()
+    documents = sorted(current.sources())
+    kept = [source for source in (selected or []) if source in documents]
+    return header_html(current.describe()), gr.update(choices=documents, value=kept), build
+
+
 def build_ui(index):
     """The Gradio Blocks page for an open index; `ask` is also its Gradio client API."""
     import gradio as gr
 
     from rag.errors import RagError
     from rag.present import (CONVERSATION_JS, PANEL_JS, SOURCE_PANEL, Turn, conversation_html,
-                             status_html)
+                             header_html)
 
     def respond(question, turns, sources, k, mode):
         turns = list(turns or [])
@@ -98,11 +121,12 @@ def build_ui(index):
         except RagError as exc:
             raise gr.Error(str(exc)) from None
 
-    indexed = set(index.sources())
+    current = getattr(index, "current", index)
+    indexed = set(current.sources())
     examples = [[question] for question, source in EXAMPLES if source in indexed]
     with gr.Blocks(title="Ask the documents", analytics_enabled=False) as demo:
-        gr.HTML("<h1 class='title'>Ask the documents</h1>" + status_html(index.describe()),
-                elem_id="header", js_on_load=None)
+        header = gr.HTML(header_html(current.describe()), elem_id="header", js_on_load=None)
+        shown = gr.State(current.build.name)
         conversation = gr.HTML(conversation_html([]), elem_id="conversation",
                                js_on_load=CONVERSATION_JS, apply_default_css=False,
                                min_height=160, max_height="66vh")
@@ -125,9 +149,16 @@ def build_ui(index):
 
         inputs = [box, turns, sources, k, mode]
         outputs = [conversation, turns, box]
-        box.submit(respond, inputs, outputs, api_visibility="private")
-        send.click(respond, inputs, outputs, api_visibility="private")
+        # The status line and documents list follow the build answers come from: checked when
+        # the page loads, after each answer, and every few seconds.
+        status = dict(fn=lambda shown_build, selected: index_status(index, shown_build, selected),
+                      inputs=[shown, sources], outputs=[header, sources, shown],
+                      show_progress="hidden", api_visibility="private", concurrency_limit=None)
+        box.submit(respond, inputs, outputs, api_visibility="private").then(**status)
+        send.click(respond, inputs, outputs, api_visibility="private").then(**status)
         reset.click(clear, None, outputs, api_visibility="private")
+        demo.load(**status)
+        gr.Timer(STATUS_EVERY_SECONDS).tick(**status)
         gr.api(ask, api_name="ask")
     return demo
 

@@ -59,10 +59,10 @@ def main() -> None:
             from rag.embedding import SentenceTransformerEmbedder
 
             model = SentenceTransformerEmbedder()
-            counter, limit = model.count_tokens, model.max_tokens
+            counter, limit, adds_up = model.count_tokens, model.max_tokens, model.tokens_add_up
         else:
-            counter, limit = (lambda texts: [len(t.split()) for t in texts]), 254
-        chunker = Chunker(ChunkingSettings(), counter, limit)
+            counter, limit, adds_up = (lambda texts: [len(t.split()) for t in texts]), 254, True
+        chunker = Chunker(ChunkingSettings(), counter, limit, adds_up)
         mark = time.perf_counter()
         sentences = chunker.sentences(document)
         split = time.perf_counter() - mark

@@ -147,7 +147,10 @@ def _build(
     """Chunk, embed (through the cache when there is one), write, switch."""
     encoder = cache if cache is not None else embedder
     mark = time.perf_counter()
-    chunker = Chunker(settings.index.chunking, embedder.count_tokens, embedder.max_tokens)
+    chunker = Chunker(
+        settings.index.chunking, embedder.count_tokens, embedder.max_tokens,
+        getattr(embedder, "tokens_add_up", False),  # test doubles may not say
+    )
     chunks, sentences, files, kept, failed = [], [], [], [], []
     for document in loaded.documents:
         try:

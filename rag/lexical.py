@@ -1,8 +1,15 @@
-"""The lexical side: BM25 (bm25s) over stemmed, stopword-free tokens of each passage."""
+"""The lexical side: BM25 (bm25s) over stemmed, stopword-free tokens of each passage.
+
+bm25s builds and saves the index (a self-describing folder: parameters, vocabulary, and the
+sparse matrix of each term's precomputed score per passage). Opening and searching it reads that
+folder directly, memory-mapped, and sums the query terms' columns exactly as bm25s's numpy
+backend does (same arrays, same order of float32 additions: the same scores, tested), because
+importing bm25s imports numba and scipy when they are installed: 0.5-2 s at every `rag ask`.
+"""
 
 from __future__ import annotations
 
-import logging
+import json
 import re
 import threading
 from pathlib import Path
@@ -14,12 +21,23 @@ from rag.errors import IndexCorruptError
 from rag.sentences import normalize
 
 FOLDER = "lexical"
+STOPWORDS = "stopwords.json"
+"""Written beside bm25s's files: the stopwords the passages were tokenized with."""
+_SCORED_METHODS = ("lucene", "robertson", "atire")
+"""bm25s methods whose scores are the stored matrix alone (BM25L and BM25+ add a term for absent words)."""
 
 
 def _stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english")
+
+
+def english_stopwords() -> list[str]:
+    """bm25s's English stopword list (what `tokenize` removes)."""
+    from bm25s.tokenization import _infer_stopwords
+
+    return list(_infer_stopwords("en"))
 
 
 def tokenize(texts: Sequence[str], stemmer) -> list[list[str]]:
@@ -44,11 +62,10 @@ class QueryTerms:
 
     _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's (scikit-learn's) token pattern
 
-    def __init__(self, stemmer, remember: int = 100_000):
-        from bm25s.tokenization import _infer_stopwords
-
+    def __init__(self, stemmer, stopwords: Sequence[str] | None = None, remember: int = 100_000):
+        """`stopwords`: those saved with the index; None imports bm25s's English list."""
         self._stemmer = stemmer
-        self._stopwords = frozenset(_infer_stopwords("en"))
+        self._stopwords = frozenset(english_stopwords() if stopwords is None else stopwords)
         self._stems: dict[str, str] = {}
         self._sets: dict[str, frozenset[str]] = {}
         self._remember = remember
@@ -87,10 +104,15 @@ class QueryTerms:
 class LexicalIndex:
     """BM25 over passages; row i of the index is the passage with id i."""
 
-    def __init__(self, bm25, size: int):
-        self._bm25 = bm25
-        self._stemmer = _stemmer()
-        self.terms = QueryTerms(self._stemmer)
+    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                 vocabulary: dict[str, int], size: int, stopwords: Sequence[str], bm25=None):
+        """The term-by-passage score matrix in compressed sparse columns (column t: the passages
+        holding term t, `indices[indptr[t]:indptr[t + 1]]`, and their scores, `data[...]`)."""
+        self._data, self._indices, self._indptr = data, indices, indptr
+        self._vocabulary = vocabulary
+        self._bm25 = bm25  # the bm25s model, kept only by `build`, to `save` it
+        self._stopwords = list(stopwords)
+        self.terms = QueryTerms(_stemmer(), self._stopwords)
         self.size = size
 
     @classmethod
@@ -99,19 +121,33 @@ class LexicalIndex:
 
         bm25 = bm25s.BM25()
         bm25.index(tokenize(texts, _stemmer()), show_progress=False)
-        return cls(bm25, len(texts))
+        scores = bm25.scores
+        return cls(scores["data"], scores["indices"], scores["indptr"], bm25.vocab_dict, len(texts),
+                   english_stopwords(), bm25)
 
     def query_tokens(self, text: str) -> list[str]:
         return self.terms([text])[0]
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every passage (float32), as bm25s's `get_scores` computes it."""
+        scores = np.zeros(self.size, dtype=np.float32)
+        indptr, indices, data = self._indptr, self._indices, self._data
+        columns = len(indptr) - 1  # bm25s's vocabulary also names "", which has no column
+        for term in tokens:
+            column = self._vocabulary.get(term)
+            if column is not None and column < columns:
+                start, end = indptr[column], indptr[column + 1]
+                np.add.at(scores, indices[start:end], data[start:end])
+        return scores
 
     def search(
         self, tokens: list[str], k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of the best k passages with a positive score, best first."""
-        known = [t for t in tokens if t in self._bm25.vocab_dict]
+        known = [t for t in tokens if t in self._vocabulary]
         if not known or self.size == 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        scores = self._bm25.get_scores(known)
+        scores = self.scores(known)
         if allowed is not None:
             mask = np.zeros(self.size, dtype=bool)
             mask[allowed] = True
@@ -124,18 +160,38 @@ class LexicalIndex:
         return scores[top].astype(np.float32), top.astype(np.int64)
 
     def save(self, folder: Path) -> None:
-        self._bm25.save(str(Path(folder) / FOLDER), show_progress=False)
+        if self._bm25 is None:
+            raise TypeError("only a LexicalIndex made by build() can be saved")
+        target = Path(folder) / FOLDER
+        self._bm25.save(str(target), show_progress=False)
+        (target / STOPWORDS).write_text(json.dumps(self._stopwords), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path, size: int) -> "LexicalIndex":
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        """The saved index, its arrays memory-mapped; bm25s is not imported (unless the index
+        predates the saved stopword list)."""
+        where = Path(folder) / FOLDER
         try:
-            bm25 = bm25s.BM25.load(str(Path(folder) / FOLDER), mmap=True, show_progress=False)
-        except Exception as exc:  # bm25s and numpy raise many kinds on a damaged file
+            params = json.loads((where / "params.index.json").read_text(encoding="utf-8"))
+            vocabulary = json.loads((where / "vocab.index.json").read_text(encoding="utf-8"))
+            data, indices, indptr = (
+                np.load(where / f"{name}.csc.index.npy", mmap_mode="r")
+                for name in ("data", "indices", "indptr")
+            )
+            stopwords_file = where / STOPWORDS
+            stopwords = (
+                json.loads(stopwords_file.read_text(encoding="utf-8"))
+                if stopwords_file.exists() else english_stopwords()
+            )
+            problem = None
+            if params.get("method") not in _SCORED_METHODS or params.get("dtype") != "float32":
+                problem = f"BM25 method {params.get('method')!r} ({params.get('dtype')}) is not one rag reads"
+            elif params.get("num_docs") != size:
+                problem = f"it holds {params.get('num_docs')} passages, not {size}"
+        except Exception as exc:  # json and numpy raise many kinds on a damaged file
+            problem = str(exc)
+        if problem:
             raise IndexCorruptError(
-                f"the lexical index in {folder} cannot be read ({exc}); rebuild with `rag index`"
-            ) from None
-        return cls(bm25, size)
-
+                f"the lexical index in {folder} cannot be read ({problem}); rebuild with `rag index`"
+            )
+        return cls(data, indices, indptr, vocabulary, size, stopwords)

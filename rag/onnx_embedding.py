@@ -28,6 +28,7 @@ import numpy as np
 from rag.embedding import ResolvedModel, resolve_model
 from rag.errors import ModelError
 from rag.sentences import normalize
+from rag.wordpieces import WordPieceCounter
 
 log = logging.getLogger(__name__)
 
@@ -217,9 +218,11 @@ class OnnxEmbedder:
         self._tokenizer.enable_truncation(max_length=max_seq)
         pad = self._tokenizer.token_to_id("[PAD]") or 0
         self._tokenizer.enable_padding(pad_id=pad, pad_token="[PAD]")
-        self._counter = Tokenizer.from_file(str(source / "tokenizer.json"))
-        self._counter.no_truncation()
-        self._counter.no_padding()
+        counter = Tokenizer.from_file(str(source / "tokenizer.json"))
+        counter.no_truncation()
+        counter.no_padding()
+        self._counter = WordPieceCounter(counter)
+        self.tokens_add_up = self._counter.adds_up
         self.batch_size = batch_size
         self.max_tokens = max_seq - 2  # [CLS] and [SEP]
         self.identity = {
@@ -252,4 +255,4 @@ class OnnxEmbedder:
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, without the special tokens."""
-        return [len(e.ids) for e in self._counter.encode_batch(list(texts), add_special_tokens=False)]
+        return self._counter(texts)

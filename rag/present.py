@@ -129,6 +129,11 @@ def conversation_html(turns: Sequence[Turn]) -> str:
     return "".join(parts)
 
 
+def header_html(info: dict) -> str:
+    """The page's title and the status line below it."""
+    return "<h1 class='title'>Ask the documents</h1>" + status_html(info)
+
+
 def status_html(info: dict) -> str:
     """The line saying what is indexed."""
     built = str(info.get("built", "")).replace("T", " ").replace("+00:00", " UTC")

@@ -36,3 +36,12 @@ def test_headings_are_short_lines_without_end_punctuation():
 
 def test_normalize_folds_whitespace_only():
     assert normalize(" a\n b\t\tc  ") == "a b c"
+
+
+def test_normalize_folds_every_kind_of_whitespace_like_the_regex_it_replaced():
+    import re
+    import sys
+
+    spaces = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+    text = f"{spaces}a{spaces}b\x1c\x1fc\u00a0\u2028d\u3000 e{spaces}"
+    assert normalize(text) == re.sub(r"\s+", " ", text).strip() == "a b c d e"

@@ -1,0 +1,60 @@
+"""In a real browser: after the app switches to a new build, an open page's status line and its
+Advanced documents list show the new build without a reload, and answers come from it. The
+keyword embedder stands in for the model (the page is what is tested here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.build import build_index
+from rag.index import open_index
+from rag.live import LiveIndex
+from tests.browser_tools import INSTALL_HINT, WAIT_MS, ask, chromium, local_only, serving
+
+pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright").expect
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        with chromium() as browser:
+            yield browser
+    except RuntimeError as exc:
+        if str(exc) != INSTALL_HINT:
+            raise
+        pytest.skip(INSTALL_HINT)
+
+
+def test_an_open_page_follows_a_new_build(browser, tiny_settings, keyword_embedder):
+    build_index(tiny_settings, embedder=keyword_embedder)
+    live = LiveIndex(open_index(settings=tiny_settings, embedder=keyword_embedder))
+    with serving(live) as url:
+        context = browser.new_context(viewport={"width": 1100, "height": 900})
+        context.set_default_timeout(WAIT_MS)
+        blocked = local_only(context, url)
+        page = context.new_page()
+        page.goto(url + "/")
+        status = page.locator(".status")
+        expect(status).to_contain_text("Indexed: 2 documents")
+        page.locator("#advanced").get_by_text("Advanced").click()
+        expect(page.get_by_label("travel.md")).to_be_visible()
+        expect(page.get_by_label("sea.txt")).to_have_count(0)
+
+        (tiny_settings.docs_dir / "sea.txt").write_text(
+            "The banana boat sails to the sea.\n", encoding="utf-8")
+        build_index(tiny_settings, embedder=keyword_embedder, force=False)
+        # No question asked, no reload: the page's periodic check shows the new build.
+        expect(status).to_contain_text("Indexed: 3 documents", timeout=WAIT_MS)
+        expect(page.get_by_label("sea.txt")).to_be_visible()
+
+        page.get_by_label("sea.txt").check()
+        answer = ask(page, "banana boat river")
+        expect(answer.locator("article.card").first.locator(".file")).to_have_text("sea.txt")
+
+        (tiny_settings.docs_dir / "sea.txt").unlink()
+        build_index(tiny_settings, embedder=keyword_embedder, force=False)
+        expect(status).to_contain_text("Indexed: 2 documents", timeout=WAIT_MS)
+        expect(page.get_by_label("sea.txt")).to_have_count(0)
+        assert not blocked
+        context.close()
