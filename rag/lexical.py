@@ -101,6 +101,22 @@ class QueryTerms:
             return [[self._stems[w] for w in ws] for ws in words]
 
 
+def best_ids(scores: np.ndarray, k: int) -> np.ndarray:
+    """Ids of the k highest positive scores, best first, equal scores by id, also where a tie
+    straddles the k-th place (np.argpartition alone would pick among the tied ones arbitrarily).
+    Linear in the number of passages, not n log n."""
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    top = np.argpartition(-scores, k - 1)[:k]
+    kth = scores[top].min()
+    if kth > 0:
+        above = top[scores[top] > kth]
+        tied = np.flatnonzero(scores == kth)[: k - len(above)]  # ascending ids
+        top = np.concatenate([above, tied])
+    top = top[scores[top] > 0]
+    return top[np.lexsort((top, -scores[top]))]
+
+
 class LexicalIndex:
     """BM25 over passages; row i of the index is the passage with id i."""
 
@@ -152,11 +168,7 @@ class LexicalIndex:
             mask = np.zeros(self.size, dtype=bool)
             mask[allowed] = True
             scores = np.where(mask, scores, 0.0)
-        k = min(k, self.size)
-        top = np.argpartition(-scores, k - 1)[:k]
-        # Best first; ties broken by id so the same question always gives the same ranking.
-        top = top[np.lexsort((top, -scores[top]))]
-        top = top[scores[top] > 0]
+        top = best_ids(scores, min(k, self.size))
         return scores[top].astype(np.float32), top.astype(np.int64)
 
     def save(self, folder: Path) -> None:

@@ -46,8 +46,8 @@ def test_scores_are_bm25s_scores_bit_for_bit(saved):
 
 
 def bm25s_search(reference, tokens, k, allowed):
-    """The search of rag/lexical.py before it read the index itself: bm25s's scores, masked, the
-    best k by np.argpartition, ordered by score then id."""
+    """bm25s's scores, masked, and the documented ranking: the best k positive scores, ordered
+    by score then id (a full sort: the definition, not the fast path)."""
     known = [t for t in tokens if t in reference.vocab_dict]
     size = reference.scores["num_docs"]
     if not known:
@@ -57,10 +57,20 @@ def bm25s_search(reference, tokens, k, allowed):
         mask = np.zeros(size, dtype=bool)
         mask[allowed] = True
         scores = np.where(mask, scores, 0.0)
-    top = np.argpartition(-scores, k - 1)[:k]
-    top = top[np.lexsort((top, -scores[top]))]
+    top = np.lexsort((np.arange(size), -scores))[:k]
     top = top[scores[top] > 0]
     return scores[top].astype(np.float32), top.astype(np.int64)
+
+
+def test_ties_across_the_kth_place_go_to_the_lowest_ids():
+    from rag.lexical import best_ids
+
+    scores = np.array([0.5, 2.0, 0.5, 0.0, 0.5, 3.0, 0.5, 0.0], dtype=np.float32)
+    for k in range(1, 9):
+        expected = [i for i in np.lexsort((np.arange(8), -scores)) if scores[i] > 0][:k]
+        assert best_ids(scores, k).tolist() == expected
+    assert best_ids(scores, 3).tolist() == [5, 1, 0]  # 0.5 four times for one place: id 0
+    assert best_ids(np.zeros(4, dtype=np.float32), 2).tolist() == []
 
 
 def test_rankings_are_those_of_bm25s(saved):
