@@ -166,6 +166,11 @@ def bench_corpus(
     embed_passages = seconds.get("embed_passages", 0.0)
     embed_sentences = seconds.get("embed_sentences", 0.0)
 
+    from rag.bench_compute import embedding_efficiency
+    from rag.embedding import resolve_model
+
+    efficiency = embedding_efficiency(Path(resolve_model(settings.index.model).location), passage_tokens,
+                                      report.passages, embed_passages)
     mark = time.perf_counter()
     again = build_index(settings, embedder=embedder, force=False)
     unchanged = time.perf_counter() - mark
@@ -233,6 +238,7 @@ def bench_corpus(
         "build_s": {k: round(v, 3) for k, v in seconds.items()},
         "embed_passages_per_s": _rate(report.passages, embed_passages),
         "embed_tokens_per_s": _rate(passage_tokens, embed_passages),
+        "embed_compute": efficiency,
         "embed_sentences_per_s": _rate(report.sentences, embed_sentences),
         "rebuild_unchanged_s": round(unchanged, 3),
         "rebuild_unchanged_embedded": again.rebuilt,
@@ -416,6 +422,10 @@ def format_table(report: Report) -> str:
             ("build: chunking", f"{b.get('chunk', 0):.2f} s"),
             ("build: embed passages", f"{b.get('embed_passages', 0):.2f} s = "
                                       f"{c['embed_passages_per_s']} passages/s, {c['embed_tokens_per_s']} tokens/s"),
+            *([("build: embed vs compute limit",
+                f"{c['embed_compute']['achieved_gflops']} GFLOP/s = "
+                f"{c['embed_compute']['fraction_of_fp32_limit']:.0%} of fp32 GEMM measured now "
+                f"({c['embed_compute']['fp32_gemm_gflops_now']} GFLOP/s)")] if c.get("embed_compute") else []),
             ("build: embed sentences", f"{b.get('embed_sentences', 0):.2f} s = {c['embed_sentences_per_s']} sentences/s"),
             ("build: writing", f"{b.get('write', 0):.2f} s"),
             ("build: total (no model load)", f"{b.get('total', 0):.2f} s"),

@@ -1,6 +1,7 @@
 """`rag bench` helpers: the arithmetic and the corpus conversion (figures themselves are not tested)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,19 @@ def test_bench_server_answers_as_the_core_and_is_stopped_even_after_an_error(tor
     core = open_index(settings=torch_tiny_settings, embedder=embedder).ask("Which fruit is yellow?")
     spans = lambda answer: [(p["source"], p["start"], p["end"]) for p in answer["passages"]]  # noqa: E731
     assert spans(served) == spans(core.to_dict()) and served["passages"][0]["source"] == "fruit.txt"
+
+
+def test_compute_limit_counts_minilm_as_the_issue_does_and_measures_a_rate():
+    from rag.bench_compute import embedding_efficiency, flops_per_token, gemm_gflops
+    from rag.embedding import resolve_model
+
+    folder = Path(resolve_model("all-MiniLM-L6-v2").location)
+    per_chunk = flops_per_token(folder, 256) * 256
+    assert 5.5e9 < per_chunk < 6.5e9  # "about 6 GFLOP per chunk" of 256 tokens
+    assert flops_per_token(folder / "missing", 256) is None
+    assert gemm_gflops(rows=64, seconds=0.05) > 0
+    figures = embedding_efficiency(folder, tokens=256 * 30, texts=30, seconds=1.0)
+    assert figures["gflop_per_text"] == round(per_chunk / 1e9, 3)
+    ratio = figures["achieved_gflops"] / figures["fp32_gemm_gflops_now"]  # both rounded to 0.1
+    assert abs(figures["fraction_of_fp32_limit"] - ratio) < 0.01
+    assert embedding_efficiency(folder, tokens=0, texts=0, seconds=1.0) is None

@@ -1,0 +1,65 @@
+"""How close embedding comes to the machine's compute limit, for `rag bench`.
+
+The limit is measured, not quoted: the float32 matrix-multiply rate this machine gives right now
+(numpy's BLAS on all cores, on the shapes of a transformer layer), which a noisy, shared machine
+changes from minute to minute; it is measured just after the embedding it is compared with. The
+work is counted from the model's own config: per token, 2 FLOPs per weight of the encoder layers
+(attention projections and the feed-forward block) plus the attention scores and their weighted
+sum over the passage's tokens. Embedding tables, layer norms and activations are left out, so the
+fraction is slightly understated. An int8 encoder may exceed 100%: its limit (VNNI integer
+dot products) is higher than the float32 one measured here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def flops_per_token(model_folder: Path, tokens_per_text: float) -> float | None:
+    """Forward-pass FLOPs per token of a BERT-like encoder (None when its config is unreadable)."""
+    try:
+        config = json.loads((Path(model_folder) / "config.json").read_text(encoding="utf-8"))
+        hidden = int(config["hidden_size"])
+        layers = int(config["num_hidden_layers"])
+        inner = int(config.get("intermediate_size", 4 * hidden))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    weights = 4 * hidden * hidden + 2 * hidden * inner  # Q, K, V, output; feed-forward in and out
+    attention = 2 * tokens_per_text * hidden  # scores and weighted sum, per token
+    return 2.0 * layers * (weights + attention)
+
+
+def gemm_gflops(rows: int = 4096, hidden: int = 384, inner: int = 1536, seconds: float = 1.0) -> float:
+    """float32 GFLOP/s of numpy's matrix multiply on a layer-shaped product (best of repeats)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((rows, hidden), dtype=np.float32)
+    b = rng.standard_normal((hidden, inner), dtype=np.float32)
+    a @ b  # warm-up: thread pool, page faults
+    best = 0.0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        mark = time.perf_counter()
+        a @ b
+        best = max(best, 2.0 * rows * hidden * inner / (time.perf_counter() - mark))
+    return best / 1e9
+
+
+def embedding_efficiency(model_folder: Path, tokens: int, texts: int, seconds: float) -> dict | None:
+    """Achieved GFLOP/s of an embedding run and its fraction of the float32 limit measured now."""
+    if not texts or seconds <= 0:
+        return None
+    per_token = flops_per_token(model_folder, tokens / texts)
+    if per_token is None:
+        return None
+    achieved = tokens * per_token / seconds / 1e9
+    limit = gemm_gflops()
+    return {
+        "gflop_per_text": round(per_token * tokens / texts / 1e9, 3),
+        "achieved_gflops": round(achieved, 1),
+        "fp32_gemm_gflops_now": round(limit, 1),
+        "fraction_of_fp32_limit": round(achieved / limit, 3),
+    }
