@@ -147,11 +147,13 @@ def create_app(index: Index, token: str | None = None,
     # so fields added to the core's JSON appear here without a change.
     @api.post("/ask", responses={200: {"model": AnswerDoc}, **ERRORS}, response_model=None,
               summary="Answer a question")
-    def ask(request: AskRequest) -> dict:
+    def ask(request: AskRequest) -> JSONResponse:
         """The ranked passages for the question, exactly as `rag ask --json` prints them."""
         answer = index.ask(request.question, k=request.k, sources=request.sources,
                            mode=request.mode, history=request.history)
-        return answer.to_dict()
+        # A response, not a dict: FastAPI's jsonable_encoder would walk the answer first (0.6 ms
+        # of a ~1.5 ms cached answer); to_dict() holds only JSON types already.
+        return JSONResponse(answer.to_dict())
 
     @api.get("/documents", summary="The indexed documents")
     def documents() -> DocumentList:
