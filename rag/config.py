@@ -145,10 +145,14 @@ class Settings:
     docs_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
     device: str = "cpu"
-    batch_size: int = 16
-    """Texts per encoder call when building. With the int8 ONNX encoder, 16 embedded 9-14% more
-    tokens/s than 32 (and 32 more than 64 or 128) on SciFact sentences and 100-word passages:
-    smaller activations stay in cache (docs/benchmarks.md)."""
+    batch_size: int = 1
+    """Texts per encoder call when building. 1 for two measured reasons (docs/benchmarks.md):
+    the int8 encoder quantises activations with one scale per call, so a text embedded beside
+    others got another vector (mean cosine 0.992 between batch 1 and batch 16): one text per call
+    makes a passage's vector depend on its text alone, as a question's does, and incremental
+    builds equal full ones exactly; and on these 2 cores one text per call was the fastest too
+    (no padding, activations in cache): int8 3,115 tokens/s at 1 vs 2,178 at 16, fp32 1,759 vs
+    1,247 on SciFact sentences. The torch backend may prefer more (e.g. 32)."""
     threads: int = 0
     """Threads of the encoder (ONNX Runtime intra-op, or torch); 0 leaves the library's default."""
     embedding_cache: bool = True

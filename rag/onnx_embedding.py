@@ -184,7 +184,7 @@ def _fuse(source: Path, plain: Path, target: Path) -> Path:
 class OnnxEmbedder:
     """A sentence-transformers model run by ONNX Runtime; inputs whitespace-normalised, outputs unit-norm."""
 
-    def __init__(self, model: str, backend: str, cache_dir: Path, batch_size: int = 16, threads: int = 0):
+    def __init__(self, model: str, backend: str, cache_dir: Path, batch_size: int = 1, threads: int = 0):
         if backend not in ONNX_BACKENDS:
             raise ModelError(f"unknown ONNX backend {backend!r}; expected one of {', '.join(ONNX_BACKENDS)}")
         try:
