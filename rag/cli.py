@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"where to write the JSON (default {DEFAULT_BENCH_OUTPUT})")
     bench.add_argument("--model", default=None, help="sentence-transformers model name or path")
     bench.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
-                       help="how the model runs (default onnx-int8)")
+                       help="how the model runs (default onnx)")
     bench.set_defaults(run=run_bench, index_dir=None)
 
     ev = sub.add_parser(
@@ -134,7 +134,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index-dir", type=Path, default=None, help="index folder (default: index/)")
     parser.add_argument("--model", default=None, help="sentence-transformers model name or path")
     parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
-                        help="how the model runs (default onnx-int8; part of the index's identity)")
+                        help="how the model runs (default onnx; part of the index's identity)")
 
 
 def _settings(args: argparse.Namespace):

@@ -53,15 +53,15 @@ class IndexSettings:
     max_document_mb: float = 10.0
     """Larger files are skipped with a message: embedding 10 MB takes ~20 minutes on 2 CPU cores
     (50 MB would take hours). Raise it to index bigger files."""
-    backend: str = "onnx-int8"
+    backend: str = "onnx"
     """How the model runs: "torch" (sentence-transformers), "onnx" (the same model exported once,
     offline, to ONNX Runtime with fused kernels: the same vectors within float tolerance, several
     times faster on CPU, no torch import to answer), or "onnx-int8" (that graph with int8 weights,
-    one scale per output channel). int8 is the default: it embeds a question in ~60% of fp32's time
-    and builds 2x faster, for a quality change within the 1-point limit set for it (SciFact dense
-    nDCG@10 0.649 vs 0.645; our set: hybrid Recall@5 equal, nDCG@10 -0.75 points; dense
-    Recall@5 -0.98, nDCG@10 -0.93). Part of the index's identity: vectors from different
-    backends are not mixed. See docs/benchmarks.md."""
+    one scale per output channel: a question in ~60% of fp32's time, builds ~1.8x faster).
+    int8 is not the default: embedded one text per call, as builds now do, it lost 1.6 points of
+    nDCG@10 on our question set (hybrid and dense), over the 1-point limit set for it (SciFact:
+    within it). Part of the index's identity: vectors from different backends are not mixed.
+    See docs/benchmarks.md."""
 
     dense_index: str = "auto"
     """The FAISS index of passage vectors, as a factory string ("Flat" exact; "HNSW32", "IVF1024,Flat"
