@@ -68,7 +68,14 @@ class IndexSettings:
     question costs 2-3 ms at 10k passages, 8-10 ms at 25k, 36-43 ms at 100k, while HNSW32 at 100k
     answers in under 1 ms with recall@10 0.996 (docs/benchmarks.md)."""
 
+    hnsw_ef_construction: int = 200
+    """Candidates kept while linking each new vector into an HNSW graph (FAISS's default is 40,
+    and a factory string cannot set it): more is a slower build and a better graph. Ignored by
+    other index types; recorded in the manifest."""
+
     def validate(self) -> None:
+        if self.hnsw_ef_construction < 1:
+            raise ConfigError(f"hnsw_ef_construction must be >= 1, got {self.hnsw_ef_construction}")
         if self.exact_up_to < 0:
             raise ConfigError(f"exact_up_to must be >= 0, got {self.exact_up_to}")
         if self.backend not in BACKENDS:
