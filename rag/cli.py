@@ -374,13 +374,14 @@ def _mark(passage) -> str:
     return "".join(out)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _int_list(text: str) -> list[int]:
     """"64,128,256" -> [64, 128, 256] (for argparse)."""
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
