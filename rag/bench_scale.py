@@ -326,6 +326,7 @@ def run_scale(
             build = time.perf_counter() - mark
             memory = round(rss_mb() - before, 1)
             index_mb = _index_mb(store)
+            say(f"[scale {size}] {config.label}: built in {build:.1f} s, {index_mb} MB saved, RSS +{memory} MB")
             for value in config.sweep or (None,):
                 if config.knob:
                     store.tune(threads=threads, **{config.knob: value})
