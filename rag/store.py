@@ -108,8 +108,9 @@ class FaissStore:
             self._inner.make_direct_map()
 
     def _training_sample(self, vectors: np.ndarray) -> np.ndarray:
-        """At most TRAIN_PER_LIST vectors per IVF list, a fixed random choice: k-means on all of a
-        million vectors would take an hour on two cores and partition them no better."""
+        """At most TRAIN_PER_LIST vectors per IVF list, a fixed random choice (FAISS would sample
+        256 per list, at random each time): IVF4096 over 1M vectors then trains and fills in
+        about 2 minutes on two busy cores."""
         lists = int(getattr(self._inner, "nlist", 0))
         limit = TRAIN_PER_LIST * lists
         if not lists or len(vectors) <= limit:
