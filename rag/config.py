@@ -72,7 +72,7 @@ class IndexSettings:
     """Candidates kept while linking each new vector into an HNSW graph (FAISS's default is 40,
     and a factory string cannot set it): more is a slower build (linear) and a better graph.
     At 100k passages recall@10 at ef_search 128 was 0.973 / 0.992 / 0.9955 for 40 / 120 / 200
-    (build 40 / 142 / 247 s); at 1M, 100 reached only 0.947 at ef_search 256 (docs/benchmarks.md).
+    (build 40 / 142 / 247 s); at 1M, ef_search 256: 0.947 for 100, 0.974 for 200 (docs/benchmarks.md).
     Ignored by other index types; recorded in the manifest."""
 
     def validate(self) -> None:
@@ -126,8 +126,8 @@ class QuerySettings:
     max_highlights: int = 2
     ef_search: int = 256
     """HNSW search depth (accuracy vs speed) when the dense index is an HNSW graph; at least
-    `candidates`. At 1M passages (HNSW32, efConstruction 100) 256 gave recall@10 0.947 at 1.77 ms
-    p50 against 0.925 at 1.15 ms for 128; at 100k, 0.999 against 0.9955 (docs/benchmarks.md)."""
+    `candidates`. At 1M passages (HNSW32, efConstruction 200) 256 gave recall@10 0.974 at 2.0 ms
+    p50 on a busy machine, against 0.949 at 1.5 ms for 128; at 100k, 0.999 against 0.9955."""
     nprobe: int = 16
     """IVF lists searched when the dense index is an IVF index."""
     search_threads: int = 1
