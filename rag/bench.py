@@ -54,6 +54,7 @@ class Report:
     corpora: list[dict[str, Any]] = field(default_factory=list)
     startup: dict[str, Any] | None = None
     scale: dict[str, Any] | None = None
+    scale_text: list[dict[str, Any]] | None = None
     peers: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -63,6 +64,7 @@ class Report:
             "corpora": self.corpora,
             "startup": self.startup,
             "scale": self.scale,
+            "scale_text": self.scale_text,
             "peers": self.peers,
             "peak_rss_mb": peak_rss_mb(),
         }
@@ -335,6 +337,10 @@ def run(
     http: bool = True,
     scale: Sequence[int] = (),
     scale_indexes: Sequence[str] = ("HNSW32",),
+    scale_ef: Sequence[int] = (64, 128, 256),
+    scale_nprobe: Sequence[int] = (16, 32, 64),
+    scale_corpus: Path | None = None,
+    scale_text: Sequence[int] = (),
     peers_python: str | None = None,
     say: Callable[[str], None] = lambda message: None,
 ) -> Report:
@@ -365,13 +371,29 @@ def run(
     if peers_python:
         say("timing LangChain and txtai (benchmarks/peers.py, their own environment)")
         report.peers = peer_figures(peers_python)
+    if (scale or scale_text) and (scale_corpus is None or not Path(scale_corpus).is_file()):
+        raise ConfigError("--scale and --scale-text need --scale-corpus CORPUS_JSONL (a BEIR corpus whose "
+                          "passages give the real vectors and sentences, e.g. scifact/corpus.jsonl)")
     if scale:
-        from rag.bench_scale import run_scale
+        from rag import bench_scale
 
-        report.scale = run_scale(
-            sorted(scale), depth=settings.query.candidates, factories=tuple(scale_indexes),
-            threads=settings.query.search_threads, say=say,
+        real, questions = bench_scale.real_embeddings(
+            scale_corpus, settings, Path(settings.index_dir) / "scale-vectors", say
         )
+        report.scale = bench_scale.run_scale(
+            sorted(scale), real=real, questions=questions,
+            configs=[bench_scale.parse_config(spec, scale_ef, scale_nprobe) for spec in scale_indexes],
+            depth=settings.query.candidates, threads=settings.query.search_threads,
+            source=Path(scale_corpus).parent.name, say=say,
+        )
+    if scale_text:
+        from rag import bench_scale
+
+        questions = bench_scale._questions(scale_corpus)[:200] or list(FALLBACK_QUESTIONS)
+        report.scale_text = []
+        for size in sorted(scale_text):
+            with tempfile.TemporaryDirectory(prefix="rag-bench-text-") as scratch:
+                report.scale_text.append(bench_scale.run_text_scale(scale_corpus, size, Path(scratch), questions, say))
     return report
 
 
@@ -467,6 +489,10 @@ def format_table(report: Report) -> str:
         from rag.bench_scale import format_scale
 
         table = (table + "\n" if table else "") + format_scale(report.scale)
+    if report.scale_text:
+        from rag.bench_scale import format_text_scale
+
+        table = (table + "\n" if table else "") + format_text_scale(report.scale_text)
     return table
 
 

@@ -246,7 +246,9 @@ def _write_build(
     staging.mkdir()
     try:
         factory = choose_factory(settings.index.dense_index, len(chunks), settings.index.exact_up_to)
-        store = FaissStore(embedder.dimension, factory=factory)
+        store = FaissStore(
+            embedder.dimension, factory=factory, ef_construction=settings.index.hnsw_ef_construction
+        )
         store.add(np.arange(len(chunks), dtype=np.int64), chunk_vectors)
         store.save(staging)
         LexicalIndex.build(chunk_texts).save(staging)
@@ -272,6 +274,7 @@ def _write_build(
                 "timings": {k: round(v, 3) for k, v in timings.items()},
                 "files": files,
                 "dense_index": factory,
+                "dense_parameters": store.build_parameters,
             },
         )
         build = index_dir / name

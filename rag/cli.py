@@ -95,9 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-http", action="store_true",
                        help="skip the latency through the HTTP API (a local server in a child process)")
     bench.add_argument("--scale", type=int, action="append", default=[], metavar="N",
-                       help="also time FAISS index types on N synthetic vectors (repeatable, e.g. 100000)")
-    bench.add_argument("--scale-index", action="append", default=[], metavar="FACTORY",
-                       help="FAISS factory string to compare with exact search at --scale (default HNSW32)")
+                       help="also time FAISS index types on N vectors: real ones of --scale-corpus plus "
+                            "synthetic ones with their statistics (repeatable, e.g. 100000)")
+    bench.add_argument("--scale-index", action="append", default=[], metavar="FACTORY[@EFC]",
+                       help="FAISS factory string to compare with exact search at --scale, HNSW "
+                            "efConstruction after @ (e.g. HNSW32@200, IVF4096,Flat; default HNSW32@200)")
+    bench.add_argument("--scale-ef", type=_int_list, default=[64, 128, 256], metavar="N,N",
+                       help="HNSW efSearch values to sweep (default 64,128,256)")
+    bench.add_argument("--scale-nprobe", type=_int_list, default=[16, 32, 64], metavar="N,N",
+                       help="IVF nprobe values to sweep (default 16,32,64)")
+    bench.add_argument("--scale-corpus", type=Path, default=None, metavar="CORPUS_JSONL",
+                       help="BEIR corpus.jsonl whose passages (embedded once, cached) give the real vectors")
+    bench.add_argument("--scale-text", type=int, action="append", default=[], metavar="N",
+                       help="also build and time the BM25 index and chunk store of N synthetic passages")
     bench.add_argument("--peers", default=None, metavar="PYTHON",
                        help="also time LangChain and txtai with this interpreter of a separate environment")
     bench.add_argument("--output", type=Path, default=DEFAULT_BENCH_OUTPUT,
@@ -238,7 +248,11 @@ def run_bench(args: argparse.Namespace) -> int:
         startup=not args.no_startup,
         http=not args.no_http,
         scale=args.scale,
-        scale_indexes=args.scale_index or ["HNSW32"],
+        scale_indexes=args.scale_index or ["HNSW32@200"],
+        scale_ef=args.scale_ef,
+        scale_nprobe=args.scale_nprobe,
+        scale_corpus=args.scale_corpus,
+        scale_text=args.scale_text,
         peers_python=args.peers,
         say=say,
     )
@@ -364,5 +378,14 @@ def _mark(passage) -> str:
     return "".join(out)
 
 
+def _int_list(text: str) -> list[int]:
+    """"64,128,256" -> [64, 128, 256] (for argparse)."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
 if __name__ == "__main__":
     sys.exit(main())
+

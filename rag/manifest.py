@@ -72,6 +72,11 @@ class Manifest:
             wanted_index = choose_factory(settings.dense_index, passages, settings.exact_up_to)
             if wanted_index != built:
                 reasons.append(f"the dense index is now {wanted_index!r}, the index has {built!r}")
+            built_ef = self.data.get("dense_parameters", {}).get("efConstruction")
+            if built_ef is not None and wanted_index == built and built_ef != settings.hnsw_ef_construction:
+                reasons.append(
+                    f"the setting hnsw_ef_construction changed ({built_ef} -> {settings.hnsw_ef_construction})"
+                )
         if check_documents and self.docs_dir is not None:
             reasons.extend(compare_fingerprints(self.fingerprint, self.docs_dir))
         return reasons

@@ -64,3 +64,31 @@ def test_search_threads_are_restored_after_a_search():
     before = faiss.omp_get_max_threads()
     _, ids = store.search(unit(1, 16, seed=3), 5)
     assert len(ids[0]) == 5 and faiss.omp_get_max_threads() == before
+
+
+def test_hnsw_ef_construction_is_applied_kept_on_disk_and_matches_exact_search(tmp_path):
+    vectors, questions = unit(300, 16), unit(20, 16, seed=5)
+    exact = FaissStore(16)
+    exact.add(np.arange(300), vectors)
+    graph = FaissStore(16, factory="HNSW16", ef_construction=100)
+    assert graph.build_parameters == {"efConstruction": 100}
+    graph.add(np.arange(300), vectors)
+    graph.save(tmp_path)
+    loaded = FaissStore.load(tmp_path)
+    assert loaded.build_parameters == {"efConstruction": 100}
+    loaded.tune(ef_search=300)  # the whole graph: an easy case, so exact
+    assert np.array_equal(loaded.search(questions, 5)[1], exact.search(questions, 5)[1])
+    assert FaissStore(16, factory="Flat", ef_construction=100).build_parameters == {}
+
+
+def test_the_hnsw_build_setting_is_recorded_and_a_change_makes_the_index_stale(tiny_settings, keyword_embedder):
+    settings = tiny_settings.with_overrides(exact_up_to=1, hnsw_ef_construction=16)
+    build_index(settings, embedder=keyword_embedder)
+    recorded = manifest.read(manifest.current_build(settings.index_dir))
+    assert recorded.data["dense_parameters"] == {"efConstruction": 16}
+    assert recorded.data["settings"]["hnsw_ef_construction"] == 16
+    assert recorded.stale_reasons(settings.index, check_documents=False) == []
+    changed = settings.with_overrides(hnsw_ef_construction=32)
+    assert any("hnsw_ef_construction" in r for r in recorded.stale_reasons(changed.index, check_documents=False))
+    with pytest.raises(ConfigError, match="hnsw_ef_construction"):
+        settings.with_overrides(hnsw_ef_construction=0).validate()
