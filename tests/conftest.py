@@ -88,3 +88,18 @@ def tiny_settings(tiny_docs, tmp_path):
     return Settings.from_env(
         environ={}, docs_dir=tiny_docs, index_dir=tmp_path / "index", model="keyword-test"
     )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, once per module; a skip saying how to install it
+    when it is missing (any other failure to start is an error)."""
+    from tests.browser_tools import INSTALL_HINT, chromium
+
+    try:
+        with chromium() as browser:
+            yield browser
+    except RuntimeError as exc:
+        if str(exc) != INSTALL_HINT:
+            raise
+        pytest.skip(INSTALL_HINT)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.browser_tools import INSTALL_HINT, WAIT_MS, ask, chromium, local_only, serving
+from tests.browser_tools import WAIT_MS, ask, local_only, serving
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.browser
@@ -47,17 +47,6 @@ def web_index(embedder, tmp_path_factory):
 def server(web_index):
     with serving(web_index) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        with chromium() as browser:
-            yield browser
-    except RuntimeError as exc:
-        if str(exc) != INSTALL_HINT:
-            raise
-        pytest.skip(INSTALL_HINT)
 
 
 def open_page(browser, server, width=1100, height=900):

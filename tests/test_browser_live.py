@@ -9,21 +9,10 @@ import pytest
 from rag.build import build_index
 from rag.index import open_index
 from rag.live import LiveIndex
-from tests.browser_tools import INSTALL_HINT, WAIT_MS, ask, chromium, local_only, serving
+from tests.browser_tools import WAIT_MS, ask, local_only, serving
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright").expect
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        with chromium() as browser:
-            yield browser
-    except RuntimeError as exc:
-        if str(exc) != INSTALL_HINT:
-            raise
-        pytest.skip(INSTALL_HINT)
 
 
 def test_an_open_page_follows_a_new_build(browser, tiny_settings, keyword_embedder):
