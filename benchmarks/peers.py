@@ -115,8 +115,8 @@ def main() -> None:
         index = ensure_index(settings)
         index.embedder
         build = time.perf_counter() - mark
-        texts = [index.chunks.texts([c.doc])[c.doc][c.chunk.start : c.chunk.end]
-                 for c in index.chunks.chunks(range(index.chunks.chunk_count))]
+        chunks = index.chunks.chunks(range(index.chunks.chunk_count))
+        texts = index.chunks.span_texts([(c.doc, c.chunk.start, c.chunk.end) for c in chunks])
         for mode in ("hybrid", "dense"):
             latency, results = timed(
                 lambda q: [(p.source, p.text) for p in index.ask(q, k=5, mode=mode).passages], questions

@@ -199,7 +199,8 @@ class ChunkStore:
         return [tuple(h) for h in holders]
 
     def sentences_of(self, spans: Sequence[tuple[int, int, int]]) -> list[list[StoredSentence]]:
-        """`sentences_in` for each (doc, start, end) span, in one query."""
+        """For each (doc, start, end) span, the sentences overlapping it, clipped to it, in order,
+        read in one query."""
         if not spans:
             return []
         union = " UNION ALL ".join(
@@ -212,15 +213,6 @@ class ChunkStore:
             _, start, end = spans[n]
             found[n].append(StoredSentence(i, max(s, start), min(e, end), bool(h)))
         return found
-
-    def sentences_in(self, doc: int, start: int, end: int) -> list[StoredSentence]:
-        """Sentences that overlap [start, end) of a document, clipped to it."""
-        rows = self._query(
-            'SELECT id, start, "end", heading FROM sentences '
-            'WHERE doc = ? AND start < ? AND "end" > ? ORDER BY start',
-            (doc, end, start),
-        )
-        return [StoredSentence(i, max(s, start), min(e, end), bool(h)) for i, s, e, h in rows]
 
     def _query(self, sql: str, params) -> list[tuple]:
         with self._lock:
