@@ -25,9 +25,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
-from rag.config import MODES, Settings
+from rag.config import Settings
 from rag.errors import BenchError
 from rag.processes import stop
 

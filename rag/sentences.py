@@ -8,7 +8,6 @@ segmenter decides per document, then splits paragraphs at sentence punctuation.
 from __future__ import annotations
 
 import re
-import statistics
 from dataclasses import dataclass
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
