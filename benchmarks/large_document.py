@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.chunking import Chunker  # noqa: E402
+from rag.ingest.chunking import Chunker  # noqa: E402
 from rag.config import ChunkingSettings  # noqa: E402
-from rag.documents import load_folder  # noqa: E402
+from rag.ingest.documents import load_folder  # noqa: E402
 
 
 def peak_mb() -> float:
@@ -56,7 +56,7 @@ def main() -> None:
         (document,) = load_folder(Path(folder), max_bytes=None).documents
         loaded = time.perf_counter() - started
         if args.real_tokenizer:
-            from rag.embedding import SentenceTransformerEmbedder
+            from rag.embed.embedder import SentenceTransformerEmbedder
 
             model = SentenceTransformerEmbedder()
             counter, limit, adds_up = model.count_tokens, model.max_tokens, model.tokens_add_up

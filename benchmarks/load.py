@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.processes import free_port, stop  # noqa: E402
+from rag.bench.processes import free_port, stop  # noqa: E402
 
 BAD = (  # each must be refused with this status, and counts as an error otherwise
     ({"question": "   "}, 400),

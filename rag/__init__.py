@@ -6,10 +6,10 @@ _EXPORTS = {
     "open_index": "rag.index",
     "ensure_index": "rag.index",
     "Index": "rag.index",
-    "build_index": "rag.build",
+    "build_index": "rag.store.build",
     "Settings": "rag.config",
-    "Answer": "rag.answer",
-    "Passage": "rag.answer",
+    "Answer": "rag.search.answer",
+    "Passage": "rag.search.answer",
     "RagError": "rag.errors",
 }
 

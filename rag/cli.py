@@ -159,13 +159,13 @@ def _settings(args: argparse.Namespace):
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from rag.build import build_index
+    from rag.store.build import build_index
     from rag.errors import DocumentError
 
     settings = _settings(args)
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
     if args.watch:
-        from rag.watch import watch
+        from rag.store.watch import watch
 
         print(f"watching {settings.docs_dir} (Ctrl-C to stop)", flush=True)
         watch(settings, interval=args.interval, say=say, on_build=partial(_show_report, settings))
@@ -236,7 +236,7 @@ def _unicode_stdout() -> bool:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from rag import bench
+    from rag.bench import runner as bench
 
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     report = bench.run(
@@ -263,7 +263,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from rag.beir import is_beir, load_beir
+    from rag.evaluate.beir import is_beir, load_beir
     from rag.config import MODES
     from rag.errors import EvalDataError
 
@@ -271,8 +271,8 @@ def run_eval(args: argparse.Namespace) -> int:
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
     overrides = _parse_overrides(args.overrides)
     if is_beir(args.data):
-        from rag.evalindex import eval_settings, open_beir_index
-        from rag.evaluation import BEIR_PASSAGES, evaluate_beir
+        from rag.evaluate.indexes import eval_settings, open_beir_index
+        from rag.evaluate.runs import BEIR_PASSAGES, evaluate_beir
 
         beir = load_beir(args.data, args.split or "test", args.limit)
         index_dir = args.index_dir or Path("index") / f"beir-{beir.name}"
@@ -282,9 +282,9 @@ def run_eval(args: argparse.Namespace) -> int:
         )
         report = evaluate_beir(open_beir_index(settings, beir, say=say), beir, modes, say=say)
     elif args.data.is_file():
-        from rag.evalset import load_questions
-        from rag.evalindex import eval_settings, folder_reader, open_question_index
-        from rag.evaluation import evaluate_questions
+        from rag.evaluate.questions import load_questions
+        from rag.evaluate.indexes import eval_settings, folder_reader, open_question_index
+        from rag.evaluate.runs import evaluate_questions
 
         settings = _settings(args).with_overrides(docs_dir=args.docs_dir, **overrides)
         if args.index_dir is None and settings.index != type(settings.index)():
@@ -300,13 +300,13 @@ def run_eval(args: argparse.Namespace) -> int:
     else:
         raise EvalDataError(f"{args.data} is neither a question file (.jsonl) nor a BEIR folder")
     if args.plot:
-        from rag.evalreport import plot
+        from rag.evaluate.report import plot
 
         say(f"plot written to {plot(report, args.plot)}")
     if args.json:
         print(json.dumps(report.to_dict(with_questions=args.questions), ensure_ascii=False))
     else:
-        from rag.evalreport import format_table
+        from rag.evaluate.report import format_table
 
         print(format_table(report))
     return EXIT_OK

@@ -16,18 +16,19 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from rag import manifest
-from rag.answer import Answer, build_answer
-from rag.build import SENTENCE_VECTORS, build_index, load_embedder
-from rag.chunkstore import ChunkStore, DocumentInfo
+from rag.store import manifest
+from rag.search.answer import Answer, build_answer
+from rag.store.build import SENTENCE_VECTORS, build_index, load_embedder
+from rag.store.chunkstore import ChunkStore, DocumentInfo
 from rag.config import MODES, Settings
-from rag.conversation import HISTORY_WEIGHT, contextualize
-from rag.documents import folder_signature
-from rag.embedding import Embedder
+from rag.search.followup import HISTORY_WEIGHT, contextualize
+from rag.ingest.documents import folder_signature
+from rag.embed.embedder import Embedder
 from rag.errors import IndexCorruptError, IndexMissingError, QueryError, StaleIndexError
-from rag.lexical import LexicalIndex
-from rag.retrieval import merge_overlapping, rank, sentence_passages
-from rag.store import FaissStore
+from rag.store.lexical import LexicalIndex
+from rag.search.query import Corpus, Query
+from rag.search.ranking import merge_overlapping, rank, sentence_passages
+from rag.store.faiss_store import FaissStore
 
 FRESHNESS_INTERVAL = 2.0
 """Seconds between checks that the documents on disk still match the index."""
@@ -63,12 +64,12 @@ class Index:
                 "passages; rebuild with `rag index`"
             )
         self.sentence_vectors = _sentence_vectors(self.build, self.manifest, self.chunks.sentence_count)
+        self.corpus = Corpus(self.chunks, self.store, self.lexical, self.sentence_vectors)
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._freshness = _Freshness(self.manifest) if check_freshness else None
         self._question_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._holders: list[tuple[int, ...]] | None = None
 
     # -- what is indexed ---------------------------------------------------------------------
 
@@ -139,28 +140,15 @@ class Index:
         else:
             query_vector = self._embed_questions([question])[0]
 
+        query = Query(question, query_vector, tuple(terms), mode, context.uses_history)
         by_sentence = None
         if mode == "hybrid" and settings.sentence_weight > 0 and self.sentence_vectors is not None:
             by_sentence = sentence_passages(
-                query_vector, self.sentence_vectors, self._sentence_chunks(), settings.candidates, allowed
+                query_vector, self.sentence_vectors, self.corpus.sentence_chunks, settings.candidates, allowed
             )
-        candidates = rank(
-            query_vector, terms, self.store, self.lexical, settings, mode, allowed, by_sentence
-        )
+        candidates = rank(query, self.corpus, settings, allowed, by_sentence)
         hits = merge_overlapping(candidates, self.chunks, k)
-        return build_answer(
-            question,
-            query_vector,
-            set(terms),
-            hits,
-            self.chunks,
-            self.store.vectors,
-            self.sentence_vectors,
-            self.lexical.terms.sets,
-            settings,
-            mode,
-            used_history=context.uses_history,
-        )
+        return build_answer(query, hits, self.corpus, settings)
 
     def _embed_questions(self, texts: list[str]) -> np.ndarray:
         """Question vectors, from a small per-index LRU cache when the same text was asked lately
@@ -184,13 +172,6 @@ class Index:
                     while len(self._question_vectors) > size:
                         self._question_vectors.popitem(last=False)
         return np.vstack(cached)
-
-    def _sentence_chunks(self) -> list[tuple[int, ...]]:
-        """Which passages hold each sentence; read once, on first use."""
-        with self._embedder_lock:
-            if self._holders is None:
-                self._holders = self.chunks.sentence_chunks()
-            return self._holders
 
     def _allowed(self, sources: Iterable[str] | None) -> np.ndarray | None:
         if sources is None:

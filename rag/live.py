@@ -16,8 +16,8 @@ import logging
 import threading
 from pathlib import Path
 
-from rag import manifest
-from rag.answer import Answer
+from rag.store import manifest
+from rag.search.answer import Answer
 from rag.errors import RagError
 from rag.index import Index
 

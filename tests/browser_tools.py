@@ -28,7 +28,7 @@ def serving(index) -> Iterator[str]:
     """The whole app (page + HTTP API) over `index`, on 127.0.0.1 at a free port; yields its URL."""
     import uvicorn
 
-    import app
+    from rag.serve import page as app
 
     server = uvicorn.Server(uvicorn.Config(app.build_app(index), host="127.0.0.1", port=0,
                                            log_level="warning", lifespan="on"))

@@ -48,7 +48,7 @@ def keyword_embedder():
 @pytest.fixture(scope="session")
 def embedder():
     """The real all-MiniLM-L6-v2, loaded once for the whole session."""
-    from rag.embedding import SentenceTransformerEmbedder
+    from rag.embed.embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 

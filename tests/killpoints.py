@@ -15,13 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-import rag.build
-import rag.chunkstore
-import rag.embedding_cache
+import rag.store.build
+import rag.store.chunkstore
+import rag.embed.cache
 import rag.cli
-import rag.lexical
-import rag.manifest
-import rag.store
+import rag.store.lexical
+import rag.store.manifest
+import rag.store.faiss_store
 from tests.conftest import KeywordEmbedder
 
 VOCABULARY = ["apple", "banana", "cherry", "river", "mountain", "train"]
@@ -59,7 +59,7 @@ def kill_before(owner, name: str, call: int = 1) -> None:
 
 
 def hold(gate: Path) -> None:
-    real = rag.chunkstore.write
+    real = rag.store.chunkstore.write
 
     def wrapped(*args, **kwargs):
         Path(f"{gate}.ready").write_text("holding the lock\n")
@@ -67,26 +67,26 @@ def hold(gate: Path) -> None:
             time.sleep(0.05)
         return real(*args, **kwargs)
 
-    rag.chunkstore.write = wrapped
+    rag.store.chunkstore.write = wrapped
 
 
 POINTS = {
-    "loaded": lambda: kill_after(rag.build, "load_folder"),
+    "loaded": lambda: kill_after(rag.store.build, "load_folder"),
     # The embedding step, entered by every build (even one whose texts are all in the cache).
-    "embedding": lambda: kill_before(rag.embedding_cache.CachedEmbedder, "embed"),
-    "faiss-written": lambda: kill_after(rag.store.FaissStore, "save"),
-    "lexical-written": lambda: kill_after(rag.lexical.LexicalIndex, "save"),
-    "sqlite-written": lambda: kill_after(rag.chunkstore, "write"),
+    "embedding": lambda: kill_before(rag.embed.cache.CachedEmbedder, "embed"),
+    "faiss-written": lambda: kill_after(rag.store.faiss_store.FaissStore, "save"),
+    "lexical-written": lambda: kill_after(rag.store.lexical.LexicalIndex, "save"),
+    "sqlite-written": lambda: kill_after(rag.store.chunkstore, "write"),
     "manifest-temporary": lambda: kill_before(os, "replace", call=1),
     "manifest-written": lambda: kill_before(os, "rename"),
     "current-temporary": lambda: kill_before(os, "replace", call=2),
-    "switched": lambda: kill_before(rag.build.shutil, "rmtree"),
+    "switched": lambda: kill_before(rag.store.build.shutil, "rmtree"),
 }
 
 
 def main() -> int:
     point, docs, index = sys.argv[1], sys.argv[2], sys.argv[3]
-    rag.build.load_embedder = lambda settings: KeywordEmbedder(VOCABULARY)
+    rag.store.build.load_embedder = lambda settings: KeywordEmbedder(VOCABULARY)
     if point == "hold":
         hold(Path(sys.argv[4]))
     else:

@@ -4,8 +4,8 @@ import os
 import time
 from contextlib import contextmanager
 
-from rag.answer import Answer, Passage
-from rag.present import NO_ANSWER, answer_html
+from rag.search.answer import Answer, Passage
+from rag.serve.render import NO_ANSWER, answer_html
 
 
 def make_passage(text, highlights=(), low=False):
@@ -35,7 +35,7 @@ def test_abstention_is_said_and_passages_marked_low():
 
 
 def test_ui_builds_over_a_real_index(seed_index):
-    import app
+    from rag.serve import page as app
 
     demo = app.build_ui(seed_index)
     assert demo is not None
@@ -45,7 +45,7 @@ def test_ui_builds_over_a_real_index(seed_index):
 
 
 def test_conversation_escapes_questions_and_errors():
-    from rag.present import Turn, conversation_html
+    from rag.serve.render import Turn, conversation_html
 
     html = conversation_html([Turn("<img src=x onerror=alert(1)>", error="bad <b>k</b>"),
                               Turn("q", answer=Answer("q", True, 0.7, "hybrid",
@@ -57,7 +57,7 @@ def test_conversation_escapes_questions_and_errors():
 
 
 def test_confidence_labels_follow_the_threshold():
-    from rag.present import match_label
+    from rag.serve.render import match_label
 
     assert match_label(0.39, 0.40)[1] == "weak" and "low confidence" in match_label(0.39, 0.40)[0]
     assert match_label(0.40, 0.40)[1] == "good"
@@ -65,14 +65,14 @@ def test_confidence_labels_follow_the_threshold():
 
 
 def test_open_the_source_links_to_the_viewer_at_the_passage():
-    from rag.present import passage_html
+    from rag.serve.render import passage_html
 
     html = passage_html(make_passage("One sentence. Two sentence.", ((24, 37),)), 0.4)
     assert 'href="view/%3Cb%3Ex%3C/b%3E.txt?start=10&amp;end=37&amp;hl=24-37#passage"' in html
 
 
 def test_source_page_marks_the_passage_and_escapes_the_document():
-    from rag.present import source_page_html
+    from rag.serve.render import source_page_html
 
     text = "<h1>Title</h1>\nBefore. The passage <script>x()</script> here. After."
     start, end = text.index("The passage"), text.index(" After.")
@@ -84,7 +84,7 @@ def test_source_page_marks_the_passage_and_escapes_the_document():
 
 
 def test_status_line_says_what_is_indexed():
-    from rag.present import status_html
+    from rag.serve.render import status_html
 
     html = status_html({"documents": 5, "passages": 70, "model": "m<x>",
                         "built": "2026-11-21T19:50:45+00:00"})
@@ -117,7 +117,7 @@ def test_a_bad_gradio_server_port_is_a_usage_error(monkeypatch, capsys):
 
 
 def test_only_other_interfaces_are_warned_about():
-    import app
+    from rag.serve import page as app
 
     assert app.host_warning("127.0.0.1") is None and app.host_warning("localhost") is None
     assert "anyone who can reach" in app.host_warning("0.0.0.0")

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.build import build_index
-from rag.chunking import Chunker
+from rag.store.build import build_index
+from rag.ingest.chunking import Chunker
 from rag.config import ChunkingSettings, Settings
-from rag.documents import Document, decode_document, load_folder
+from rag.ingest.documents import Document, decode_document, load_folder
 from rag.errors import DocumentError
 from rag.index import open_index
 from tests.test_cli import rag

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.bench import Report, beir_corpus, format_table, percentiles
-from rag.bench_scale import (
+from rag.bench.runner import Report, beir_corpus, format_table, percentiles
+from rag.bench.scale import (
     Mixture,
     corpus_vectors,
     format_scale,
@@ -107,11 +107,11 @@ def test_table_shows_the_peers_and_the_speed_up():
     assert "langchain" in table and "txtai" in table and "hybrid 3.0x, dense 3.6x" in table
 
 
-# -- the HTTP part (rag/bench_http.py) ------------------------------------------------------------
+# -- the HTTP part (rag/bench/http_latency.py) ------------------------------------------------------------
 
 
 def test_settings_reach_the_server_process_unchanged(tmp_path):
-    from rag.bench_http import settings_from, settings_overrides
+    from rag.bench.http_latency import settings_from, settings_overrides
     from rag.config import Settings
 
     settings = Settings.from_env(environ={}, docs_dir=tmp_path / "docs", index_dir=tmp_path / "index",
@@ -124,7 +124,7 @@ def test_settings_reach_the_server_process_unchanged(tmp_path):
 
 
 def test_http_overhead_is_the_difference_of_p50s_and_the_median_of_paired_differences():
-    from rag.bench import paired_overhead
+    from rag.bench.runner import paired_overhead
 
     over_http = [0.012, 0.020, 0.013]  # seconds, question by question
     in_process = [0.010, 0.011, 0.0105]  # the second question met a busy moment over HTTP only
@@ -148,7 +148,7 @@ def test_table_shows_http_latency_and_its_overhead():
 
 
 def test_a_server_that_cannot_start_is_reported_with_its_error(tmp_path):
-    from rag.bench_http import serving
+    from rag.bench.http_latency import serving
     from rag.config import Settings
     from rag.errors import BenchError
 
@@ -161,7 +161,7 @@ def test_a_server_that_cannot_start_is_reported_with_its_error(tmp_path):
 @pytest.fixture
 def torch_tiny_settings(tiny_docs, tmp_path, embedder):
     """The tiny documents indexed with the real model (torch: the child loads it with no export)."""
-    from rag.build import build_index
+    from rag.store.build import build_index
     from rag.config import Settings
 
     settings = Settings.from_env(environ={}, docs_dir=tiny_docs, index_dir=tmp_path / "index",
@@ -173,10 +173,10 @@ def torch_tiny_settings(tiny_docs, tmp_path, embedder):
 @pytest.mark.slow
 def test_bench_times_every_mode_in_process_and_over_http_on_a_tiny_index(tiny_docs, tmp_path, embedder,
                                                                           monkeypatch):
-    from rag import bench
+    from rag.bench import runner as bench
     from rag.config import MODES, Settings
 
-    monkeypatch.setattr("rag.build.load_embedder", lambda settings: embedder)
+    monkeypatch.setattr("rag.store.build.load_embedder", lambda settings: embedder)
     questions = ("Which fruit is yellow?", "Where does the train go?", "When do cherry trees flower?")
     corpus = bench.Corpus("tiny", tiny_docs, questions)
     settings = Settings.from_env(environ={}, backend="torch")
@@ -195,7 +195,7 @@ def test_bench_server_answers_as_the_core_and_is_stopped_even_after_an_error(tor
                                                                                embedder):
     import http.client
 
-    from rag.bench_http import Client, serving
+    from rag.bench.http_latency import Client, serving
     from rag.errors import BenchError
     from rag.index import open_index
 
@@ -216,8 +216,8 @@ def test_bench_server_answers_as_the_core_and_is_stopped_even_after_an_error(tor
 
 
 def test_compute_limit_counts_minilm_as_the_issue_does_and_measures_a_rate():
-    from rag.bench_compute import embedding_efficiency, flops_per_token, gemm_gflops
-    from rag.embedding import resolve_model
+    from rag.bench.compute import embedding_efficiency, flops_per_token, gemm_gflops
+    from rag.embed.embedder import resolve_model
 
     folder = Path(resolve_model("all-MiniLM-L6-v2").location)
     per_chunk = flops_per_token(folder, 256) * 256

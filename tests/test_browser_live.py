@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.build import build_index
+from rag.store.build import build_index
 from rag.index import open_index
 from rag.live import LiveIndex
 from tests.browser_tools import WAIT_MS, ask, local_only, serving

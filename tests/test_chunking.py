@@ -4,11 +4,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import Chunker, load_encoding
+from rag.ingest.chunking import Chunker, load_encoding
 from rag.config import ChunkingSettings
-from rag.documents import Document, line_of, line_starts, load_folder
-from rag.sentences import normalize
-from rag.wordpieces import WordPieceCounter
+from rag.ingest.documents import Document, line_of, line_starts, load_folder
+from rag.ingest.sentences import normalize
+from rag.ingest.wordpieces import WordPieceCounter
 from tests.conftest import ROOT, SEEDS
 from tests.test_properties import TEXTS
 from tests.test_wordpieces import bundled_tokenizer, own_counts

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from rag import manifest
-from rag.build import build_index
+from rag.store import manifest
+from rag.store.build import build_index
 from rag.errors import ConfigError
 from rag.index import open_index
-from rag.store import FaissStore, choose_factory
+from rag.store.faiss_store import FaissStore, choose_factory
 
 
 def unit(rows, dim, seed=0):

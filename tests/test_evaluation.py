@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.beir import is_beir, load_beir
+from rag.evaluate.beir import is_beir, load_beir
 from rag.errors import EvalDataError, RagError
-from rag.evalset import AnswerSpan, load_questions
-from rag.evaluation import (
+from rag.evaluate.questions import AnswerSpan, load_questions
+from rag.evaluate.runs import (
     ANSWER,
     Outcome,
     _first_answer_only,
@@ -184,8 +184,8 @@ def test_beir_loader_explains_a_missing_split():
 
 def test_beir_run_ranks_documents_by_their_best_passage(keyword_embedder, tmp_path):
     from rag.config import Settings
-    from rag.evalindex import eval_settings, open_beir_index
-    from rag.evaluation import evaluate_beir
+    from rag.evaluate.indexes import eval_settings, open_beir_index
+    from rag.evaluate.runs import evaluate_beir
 
     beir = load_beir(FIXTURES / "beir-tiny")
     settings = eval_settings(
@@ -203,8 +203,8 @@ def test_beir_run_ranks_documents_by_their_best_passage(keyword_embedder, tmp_pa
 
 
 def test_question_run_over_a_tiny_index(keyword_embedder, tiny_settings, tmp_path):
-    from rag.evalindex import eval_settings, open_question_index, source_reader
-    from rag.evaluation import evaluate_questions
+    from rag.evaluate.indexes import eval_settings, open_question_index, source_reader
+    from rag.evaluate.runs import evaluate_questions
 
     index = open_question_index(eval_settings(tiny_settings, 10), embedder=keyword_embedder)
     path = _write(tmp_path, [

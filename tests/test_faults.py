@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rag import manifest
-from rag.build import build_index
+from rag.store import manifest
+from rag.store.build import build_index
 from rag.errors import IndexCorruptError, IndexWriteError
 from rag.index import ensure_index, open_index
 from tests.conftest import ROOT
@@ -44,8 +44,8 @@ def snapshot(index, question="banana river"):
 
 def leftovers(index_dir: Path):
     """What a build leaves besides the pointer, the lock and the caches kept between builds."""
-    from rag.build import ENCODERS
-    from rag.embedding_cache import FOLDER as EMBEDDINGS
+    from rag.store.build import ENCODERS
+    from rag.embed.cache import FOLDER as EMBEDDINGS
 
     kept = (manifest.CURRENT, ".lock", EMBEDDINGS, ENCODERS)
     return sorted(p.name for p in index_dir.iterdir() if p.name not in kept)
@@ -213,7 +213,7 @@ def test_a_full_disk_is_a_clear_error_and_the_previous_index_stays(tiny_settings
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("rag.chunkstore.write", full)
+    monkeypatch.setattr("rag.store.chunkstore.write", full)
     with pytest.raises(IndexWriteError, match="No space left on device.*previous index is unchanged"):
         build_index(tiny_settings, embedder=embedder)
     monkeypatch.undo()
@@ -242,11 +242,11 @@ def test_opening_while_a_build_replaces_the_index_opens_the_new_one(tiny_setting
         data = real_read(build)
         if not calls:  # the first open reads CURRENT, then a build replaces and removes it
             calls.append(build)
-            monkeypatch.setattr("rag.manifest.read", real_read)
+            monkeypatch.setattr("rag.store.manifest.read", real_read)
             build_index(tiny_settings, embedder=embedder)
         return data
 
-    monkeypatch.setattr("rag.manifest.read", read_then_rebuild)
+    monkeypatch.setattr("rag.store.manifest.read", read_then_rebuild)
     index = open_index(settings=tiny_settings, embedder=embedder)
     assert calls == [first.build] and not first.build.exists() and index.build != first.build
     assert index.ask("banana").passages

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.fusion import reciprocal_rank_fusion
+from rag.search.fusion import reciprocal_rank_fusion
 
 
 def test_rrf_by_hand():

@@ -1,4 +1,4 @@
-"""The HTTP API (rag/http_api.py) through FastAPI's TestClient: every endpoint, every error case.
+"""The HTTP API (rag/serve/api.py) through FastAPI's TestClient: every endpoint, every error case.
 
 Logic runs over the tiny documents with the keyword embedder; one test compares POST /api/ask with
 the core API over the real seed index.
@@ -9,7 +9,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.http_api import create_app
+from rag.serve.api import create_app
 from rag.index import ensure_index
 
 HOSTILE = 'notes/<i>odd & "name".md'
@@ -76,7 +76,7 @@ def test_ask_returns_the_core_answer_as_json(client):
 
 
 def test_fields_added_to_the_core_json_reach_the_api(client, monkeypatch):
-    from rag.answer import Answer
+    from rag.search.answer import Answer
 
     to_dict = Answer.to_dict
     monkeypatch.setattr(Answer, "to_dict", lambda self: {**to_dict(self), "new_field": 1})

@@ -1,7 +1,7 @@
 """What the server refuses (issue 6, items 2, 6, 7, 8 over HTTP): files that are not indexed
 documents, hostile request bodies, oversized requests, and callers without the token.
 
-The whole server (rag.http_api with the Gradio page mounted, as app.py serves it) runs in
+The whole server (rag.serve.api with the Gradio page mounted, as app.py serves it) runs in
 FastAPI's TestClient over the tiny documents with the keyword embedder.
 """
 
@@ -19,7 +19,7 @@ SECRET = "TOP-SECRET-CONTENTS-7f3a"
 
 @pytest.fixture
 def server(tiny_docs, tiny_settings, keyword_embedder, tmp_path):
-    import app
+    from rag.serve import page as app
 
     outside = tmp_path / "outside.txt"
     outside.write_text(SECRET + "\n", encoding="utf-8")
@@ -102,7 +102,7 @@ def test_gradio_file_route_refuses_documents(server, tiny_docs):
 
 
 def test_view_escapes_the_document_text(tiny_docs, tiny_settings, keyword_embedder):
-    import app
+    from rag.serve import page as app
 
     (tiny_docs / "evil.txt").write_text(
         'Apple <script>alert(1)</script> <img src=x onerror="alert(2)"> &amp; </mark></pre>\n',
@@ -254,7 +254,7 @@ def _jsonish():
 def test_ask_never_fails_with_a_5xx_on_any_body(tiny_docs, tiny_settings, keyword_embedder):
     from hypothesis import HealthCheck, given, settings
 
-    from rag.http_api import create_app
+    from rag.serve.api import create_app
 
     index = ensure_index(tiny_settings, embedder=keyword_embedder)
     with TestClient(create_app(index), raise_server_exceptions=False) as client:
@@ -278,7 +278,7 @@ TOKEN = "s3cret-token-for-tests"
 
 @pytest.fixture
 def guarded(tiny_docs, tiny_settings, keyword_embedder):
-    import app
+    from rag.serve import page as app
 
     index = ensure_index(tiny_settings, embedder=keyword_embedder)
     with TestClient(app.build_app(index, token=TOKEN, auth=("ann", "pw-of-ann"))) as client:
@@ -342,7 +342,7 @@ def test_token_and_auth_come_from_flags_or_environment(monkeypatch, capsys):
 
 
 def test_an_exposed_server_is_warned_about_with_or_without_protection():
-    import app
+    from rag.serve import page as app
 
     assert app.host_warning("127.0.0.1") is None and app.host_warning("::1", protected=True) is None
     assert "--auth and --token" in app.host_warning("0.0.0.0")

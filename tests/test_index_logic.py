@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from rag import manifest
-from rag.build import build_index
+from rag.store import manifest
+from rag.store.build import build_index
 from rag.errors import IndexLockedError, IndexMissingError, QueryError, StaleIndexError
 from rag.index import Index, ensure_index, open_index
 
@@ -84,7 +84,7 @@ def test_failed_build_leaves_previous_index_usable(tiny_settings, keyword_embedd
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("rag.chunkstore.write", broken)
+    monkeypatch.setattr("rag.store.chunkstore.write", broken)
     with pytest.raises(RuntimeError):
         build_index(tiny_settings, embedder=keyword_embedder)
     assert manifest.current_build(tiny_settings.index_dir) == before

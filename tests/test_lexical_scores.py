@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from rag.build import build_index
-from rag.documents import load_folder
-from rag.lexical import FOLDER, LexicalIndex
+from rag.store.build import build_index
+from rag.ingest.documents import load_folder
+from rag.store.lexical import FOLDER, LexicalIndex
 from tests.conftest import ROOT, SEEDS
 
 
@@ -63,7 +63,7 @@ def bm25s_search(reference, tokens, k, allowed):
 
 
 def test_ties_across_the_kth_place_go_to_the_lowest_ids():
-    from rag.lexical import best_ids
+    from rag.store.lexical import best_ids
 
     scores = np.array([0.5, 2.0, 0.5, 0.0, 0.5, 3.0, 0.5, 0.0], dtype=np.float32)
     for k in range(1, 9):

@@ -1,7 +1,7 @@
 """The query-time term extractor gives exactly bm25s's tokens (else queries would miss the vocabulary)."""
 
-from rag.documents import load_folder
-from rag.lexical import QueryTerms, _stemmer, tokenize
+from rag.ingest.documents import load_folder
+from rag.store.lexical import QueryTerms, _stemmer, tokenize
 from tests.conftest import SEEDS
 
 

@@ -1,6 +1,6 @@
 """A long-running interface sees a new build without a restart."""
 
-from rag.build import build_index
+from rag.store.build import build_index
 from rag.index import open_index
 from rag.live import LiveIndex
 
@@ -44,7 +44,7 @@ def test_page_status_and_documents_list_follow_a_new_build(tiny_settings, keywor
     test_browser_live.py)."""
     import gradio as gr
 
-    import app
+    from rag.serve import page as app
 
     build_index(tiny_settings, embedder=keyword_embedder)
     live = LiveIndex(open_index(settings=tiny_settings, embedder=keyword_embedder))
@@ -71,7 +71,7 @@ def test_page_status_and_documents_list_follow_a_new_build(tiny_settings, keywor
 def test_a_plain_index_page_status_never_changes(tiny_settings, keyword_embedder):
     import gradio as gr
 
-    import app
+    from rag.serve import page as app
 
     build_index(tiny_settings, embedder=keyword_embedder)
     index = open_index(settings=tiny_settings, embedder=keyword_embedder)

@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from rag import manifest
-from rag.build import build_index
+from rag.store import manifest
+from rag.store.build import build_index
 from rag.config import Settings
 from rag.errors import StaleIndexError
 from rag.index import open_index

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def onnx_embedder(tmp_path_factory):
-    from rag.onnx_embedding import OnnxEmbedder
+    from rag.embed.onnx_backend import OnnxEmbedder
 
     return OnnxEmbedder("all-MiniLM-L6-v2", "onnx", tmp_path_factory.mktemp("encoders"))
 
@@ -29,7 +29,7 @@ def test_onnx_vectors_and_token_counts_match_torch(embedder, onnx_embedder):
 
 def test_backend_is_part_of_the_index_identity(tmp_path):
     from rag.config import IndexSettings
-    from rag.manifest import Manifest
+    from rag.store.manifest import Manifest
 
     built = Manifest({"model": {"name": "all-MiniLM-L6-v2"}, "docs_dir": None,
                       "settings": IndexSettings(backend="torch").to_dict()})
@@ -38,7 +38,7 @@ def test_backend_is_part_of_the_index_identity(tmp_path):
 
 
 def test_int8_vectors_stay_close_to_torch_and_rank_alike(embedder, tmp_path):
-    from rag.onnx_embedding import INT8_SCHEME, OnnxEmbedder
+    from rag.embed.onnx_backend import INT8_SCHEME, OnnxEmbedder
 
     int8 = OnnxEmbedder("all-MiniLM-L6-v2", "onnx-int8", tmp_path)
     text = " ".join(path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt")))
@@ -55,8 +55,8 @@ def test_int8_vectors_stay_close_to_torch_and_rank_alike(embedder, tmp_path):
 
 def test_an_int8_index_from_the_per_tensor_scheme_is_stale():
     from rag.config import IndexSettings
-    from rag.manifest import Manifest
-    from rag.onnx_embedding import INT8_SCHEME
+    from rag.store.manifest import Manifest
+    from rag.embed.onnx_backend import INT8_SCHEME
 
     settings = IndexSettings(backend="onnx-int8")
     old = Manifest({"model": {"name": "all-MiniLM-L6-v2", "backend": "onnx-int8"}, "docs_dir": None,

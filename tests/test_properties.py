@@ -5,11 +5,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.answer import Answer
-from rag.build import build_index
-from rag.chunking import Chunker
+from rag.search.answer import Answer
+from rag.store.build import build_index
+from rag.ingest.chunking import Chunker
 from rag.config import ChunkingSettings, Settings
-from rag.documents import Document, line_of, line_starts
+from rag.ingest.documents import Document, line_of, line_starts
 from rag.errors import QueryError
 from rag.index import open_index
 from tests.conftest import KeywordEmbedder
@@ -121,7 +121,7 @@ def test_ask_raises_only_query_errors_and_answers_are_exact(keyword_index, quest
     st.text(max_size=100).map(lambda t: t.encode("utf-16")),
 ))
 def test_any_bytes_decode_to_the_exact_text_or_a_reason(data):
-    from rag.documents import decode_document
+    from rag.ingest.documents import decode_document
 
     document, reason = decode_document("f.txt", data)
     if document is None:

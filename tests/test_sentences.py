@@ -1,4 +1,4 @@
-from rag.sentences import is_hard_wrapped, normalize, paragraphs, split_sentences
+from rag.ingest.sentences import is_hard_wrapped, normalize, paragraphs, split_sentences
 
 
 def spans(text):

@@ -1,6 +1,6 @@
 """`rag index --watch`: rebuilds when the folder changes, embedding only new text."""
 
-from rag.watch import watch
+from rag.store.watch import watch
 
 
 def test_watch_rebuilds_after_an_edit_and_not_otherwise(tiny_settings, keyword_embedder):

@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.config import DEFAULT_MODEL
-from rag.embedding import resolve_model
-from rag.sentences import normalize, split_sentences
-from rag.wordpieces import WordPieceCounter, pieces_add_up
+from rag.embed.embedder import resolve_model
+from rag.ingest.sentences import normalize, split_sentences
+from rag.ingest.wordpieces import WordPieceCounter, pieces_add_up
 from tests.conftest import SEEDS
 
 TEXTS = st.one_of(

@@ -11,11 +11,10 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from rag.chunkstore import ChunkStore, StoredChunk
+from rag.store.chunkstore import ChunkStore, StoredChunk
 from rag.config import QuerySettings
-from rag.fusion import reciprocal_rank_fusion
-from rag.lexical import LexicalIndex
-from rag.store import VectorStore
+from rag.search.fusion import reciprocal_rank_fusion
+from rag.search.query import Corpus, Query
 
 
 class Candidate(NamedTuple):
@@ -45,27 +44,25 @@ class Hit:
 
 
 def rank(
-    query_vector: np.ndarray,
-    query_tokens: list[str],
-    store: VectorStore,
-    lexical: LexicalIndex,
+    query: Query,
+    corpus: Corpus,
     settings: QuerySettings,
-    mode: str,
     allowed: np.ndarray | None = None,
     sentence_ranking: Sequence[int] | None = None,
 ) -> Iterator[Candidate]:
-    """All candidates of the chosen mode, best first, made as they are consumed (a query reads
+    """All candidates of the query's mode, best first, made as they are consumed (a query reads
     about k of up to 2 x `candidates`). In hybrid mode `sentence_ranking` (passages ranked by
     their best sentence, see `sentence_passages`) joins the fusion as a third list."""
+    mode = query.mode
     depth = settings.candidates
     dense: dict[int, tuple[int, float]] = {}
     lexical_hits: dict[int, tuple[int, float]] = {}
     if mode in ("dense", "hybrid"):
-        scores, ids = store.search(query_vector[None, :], depth, allowed)
+        scores, ids = corpus.vectors.search(query.vector[None, :], depth, allowed)
         order = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         dense = {i: (r, s) for r, (i, s) in enumerate(order, start=1)}
     if mode in ("lexical", "hybrid"):
-        scores, ids = lexical.search(query_tokens, depth, allowed)
+        scores, ids = corpus.lexical.search(list(query.terms), depth, allowed)
         lexical_hits = {int(i): (r, float(s)) for r, (i, s) in enumerate(zip(ids, scores), start=1)}
 
     if mode == "dense":

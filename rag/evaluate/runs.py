@@ -1,10 +1,10 @@
 """Measure retrieval through the core API (`Index.ask`), the same path every interface uses.
 
 Two kinds of data:
-- our question format (`rag.evalset`): a returned passage is relevant when its span covers an
+- our question format (`rag.evaluate.questions`): a returned passage is relevant when its span covers an
   answer span; a question counts at the rank of its first relevant passage (one relevant item per
   question, so Recall@k is "an answer is in the top k"). Unanswerable questions measure abstention.
-- BEIR (`rag.beir`): a document counts at the rank of its best passage.
+- BEIR (`rag.evaluate.beir`): a document counts at the rank of its best passage.
 
 Ranking metrics come from ranx; this module only turns answers into runs and qrels.
 """
@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.evalset import AnswerSpan, Question
+from rag.evaluate.questions import AnswerSpan, Question
 
 RECALL_KS = (1, 3, 5, 10)
 RANKING_METRICS = tuple(f"recall@{k}" for k in RECALL_KS) + ("mrr@10", "ndcg@10")

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from rag.errors import IndexCorruptError
-from rag.sentences import normalize
+from rag.ingest.sentences import normalize
 
 FOLDER = "lexical"
 STOPWORDS = "stopwords.json"

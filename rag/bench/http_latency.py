@@ -1,13 +1,13 @@
 """Query latency through the HTTP API, for `rag bench`.
 
-The bench's own throw-away index is served by the project's HTTP app (`rag.http_api.create_app`,
+The bench's own throw-away index is served by the project's HTTP app (`rag.serve.api.create_app`,
 the app that `app.py` mounts the page beside) under uvicorn, in a child process listening on
 127.0.0.1 at a port the kernel picks: the deployment's own process boundary, event loop and JSON
 encoding. One client holding one keep-alive connection (`http.client`, nothing between the socket
 and the timer) posts the questions to /api/ask one at a time; a sample is the client's wall time
 from sending the request to having read the whole response body.
 
-`python -m rag.bench_http SETTINGS_JSON` is that child: it opens the index, loads the model,
+`python -m rag.bench.http_latency SETTINGS_JSON` is that child: it opens the index, loads the model,
 starts serving, prints its port on one line, and serves until it is terminated or its standard
 input closes, so it cannot outlive the bench (even one that is killed).
 """
@@ -29,7 +29,7 @@ from typing import Any, Iterator, Sequence
 
 from rag.config import Settings
 from rag.errors import BenchError
-from rag.processes import stop
+from rag.bench.processes import stop
 
 START_TIMEOUT = 600.0
 """Seconds the child may take to open the index and load the model (a slow, shared machine)."""
@@ -51,7 +51,7 @@ def repeated_question_latency(settings: Settings, questions: Sequence[str]) -> d
     """p50/p95/p99 of POST /api/ask for a question asked a second time, served with the
     settings' question cache (its vector is remembered), as `rag bench` times it in-process.
     The new-question rows are timed by `rag bench` itself, alternating with in-process asks."""
-    from rag.bench import percentiles
+    from rag.bench.runner import percentiles
 
     with serving(settings) as server, Client(server.port) as client:
         samples = []
@@ -65,11 +65,11 @@ def repeated_question_latency(settings: Settings, questions: Sequence[str]) -> d
 def serving(settings: Settings, python: str = sys.executable) -> Iterator[Server]:
     """The built index of `settings` served by a child process; stopped on leaving the block,
     whether it ends normally, by an error or by Ctrl-C."""
-    root = str(Path(__file__).resolve().parents[1])  # the child imports this same `rag`
+    root = str(Path(__file__).resolve().parents[2])  # the child imports this same `rag`
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: a chatty child never blocks
         process = subprocess.Popen(
-            [python, "-m", "rag.bench_http", json.dumps(settings_overrides(settings))],
+            [python, "-m", "rag.bench.http_latency", json.dumps(settings_overrides(settings))],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, env=env,
         )
         try:
@@ -166,7 +166,7 @@ def _serve(overrides: dict[str, Any]) -> None:
 
     import uvicorn
 
-    from rag.http_api import create_app
+    from rag.serve.api import create_app
     from rag.index import open_index
 
     index = open_index(settings=settings_from(overrides))

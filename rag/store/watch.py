@@ -1,16 +1,16 @@
 """Keep an index in step with its documents folder: poll cheaply (size and mtime of each file) and
 rebuild incrementally when something changed. Each rebuild is an ordinary atomic build, so
-readers always see a complete index; only new text is embedded (rag.embedding_cache)."""
+readers always see a complete index; only new text is embedded (rag.embed.cache)."""
 
 from __future__ import annotations
 
 import time
 from typing import Callable
 
-from rag.build import BuildReport, build_index, load_embedder
+from rag.store.build import BuildReport, build_index, load_embedder
 from rag.config import Settings
-from rag.documents import folder_signature
-from rag.embedding import Embedder
+from rag.ingest.documents import folder_signature
+from rag.embed.embedder import Embedder
 from rag.errors import DocumentError
 
 

@@ -1,37 +1,14 @@
-"""Vector stores: a small interface, and the FAISS backend that implements it.
+"""The FAISS backend of the vector-store interface (`rag.store.vectors.VectorStore`).
 
 The index takes vectors computed elsewhere. Scores are inner products of unit vectors (cosine).
-Another backend (a distributed vector database) implements the same four methods.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
-
 import numpy as np
 
 from rag.errors import ConfigError, IndexCorruptError
-
-
-class VectorStore(Protocol):
-    """Nearest-neighbour search over unit vectors keyed by int64 ids."""
-
-    dimension: int
-
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
-
-    def search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids), each (n_queries, k), best first; id -1 pads a short result."""
-        ...
-
-    def vectors(self, ids: np.ndarray) -> np.ndarray: ...
-
-    def save(self, folder: Path) -> None: ...
-
-    def __len__(self) -> int: ...
 
 
 def choose_factory(setting: str, size: int, exact_up_to: int) -> str:

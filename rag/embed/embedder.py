@@ -15,8 +15,8 @@ import numpy as np
 
 from rag.config import DEFAULT_MODEL
 from rag.errors import ModelError
-from rag.sentences import normalize
-from rag.wordpieces import WordPieceCounter
+from rag.ingest.sentences import normalize
+from rag.ingest.wordpieces import WordPieceCounter
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ Vectors: real MiniLM embeddings of a BEIR corpus's passages (SciFact: ~9k passag
 embedded by the project's own code, cached as .npz), plus synthetic vectors drawn from a mixture
 fitted to them (see `Mixture`), so that an N-vector corpus has the statistics of real passage
 embeddings. Queries are the corpus's real question embeddings. Each index type is timed through
-`rag.store.FaissStore`, the code path of a real query: one query at a time, `depth` deep (what
+`rag.store.faiss_store.FaissStore`, the code path of a real query: one query at a time, `depth` deep (what
 hybrid retrieval asks for), one search thread. Recall@10 is against exact search of the same
 vectors.
 
@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from rag.config import Settings
-from rag.store import FaissStore
+from rag.store.faiss_store import FaissStore
 
 if TYPE_CHECKING:
-    from rag.chunking import Chunk
-    from rag.documents import Document
-    from rag.sentences import Sentence
+    from rag.ingest.chunking import Chunk
+    from rag.ingest.documents import Document
+    from rag.ingest.sentences import Sentence
 
 MIXTURE_COMPONENTS = 256
 """Clusters of the fitted mixture: ~35 real passages each at SciFact's size."""
@@ -67,9 +67,9 @@ def real_embeddings(
     would; computed once and kept in `cache_dir` (keyed by corpus, model, backend and chunking)."""
     import hashlib
 
-    from rag.build import load_embedder
-    from rag.chunking import Chunker
-    from rag.documents import Document
+    from rag.store.build import load_embedder
+    from rag.ingest.chunking import Chunker
+    from rag.ingest.documents import Document
 
     key = hashlib.sha1(
         json.dumps([str(Path(corpus_file).resolve()), settings.index.model, settings.index.backend,
@@ -391,9 +391,9 @@ def synthetic_passages(
     """`size` passages of 3-5 real sentences of the corpus drawn at random, `per_document` to a
     document (paragraphs separated by a blank line): documents, (doc, passage) and (doc,
     sentence) pairs as `chunkstore.write` takes them, and the passage texts."""
-    from rag.chunking import Chunk
-    from rag.documents import Document
-    from rag.sentences import Sentence, split_sentences
+    from rag.ingest.chunking import Chunk
+    from rag.ingest.documents import Document
+    from rag.ingest.sentences import Sentence, split_sentences
 
     pool = []
     for _, text in _documents(corpus_file):
@@ -426,8 +426,8 @@ def run_text_scale(
     counted once touched)."""
     import gc
 
-    from rag import chunkstore
-    from rag.lexical import LexicalIndex
+    from rag.store import chunkstore
+    from rag.store.lexical import LexicalIndex
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)

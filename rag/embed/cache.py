@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.embedding import Embedder
+from rag.embed.embedder import Embedder
 
 FOLDER = "embeddings"
 _BATCH = 500  # SQLite's host-parameter limit is 999 on old builds

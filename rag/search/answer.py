@@ -7,13 +7,14 @@ Nothing here writes text about the documents: every string shown is a slice of a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from rag.chunkstore import ChunkStore, StoredSentence
+from rag.store.chunkstore import StoredSentence
 from rag.config import QuerySettings
-from rag.retrieval import Hit
+from rag.search.query import Corpus, Query
+from rag.search.ranking import Hit
 
 LEXICAL_BONUS = 0.15
 """Weight of the share of question terms a sentence contains, added to its cosine when
@@ -98,36 +99,26 @@ def _evidence_dict(evidence: Evidence | None) -> dict[str, float] | None:
     return {"rank": evidence.rank, "score": round(evidence.score, 6)}
 
 
-def build_answer(
-    question: str,
-    query_vector: np.ndarray,
-    query_terms: set[str],
-    hits: Sequence[Hit],
-    chunks: ChunkStore,
-    chunk_vectors: Callable[[np.ndarray], np.ndarray],
-    sentence_vectors: np.ndarray | None,
-    sentence_terms: Callable[[Sequence[str]], list[set[str]]],
-    settings: QuerySettings,
-    mode: str,
-    used_history: bool = False,
-) -> Answer:
+def build_answer(query: Query, hits: Sequence[Hit], corpus: Corpus, settings: QuerySettings) -> Answer:
     """Read each hit's text, choose its highlights, and decide whether the question is answered."""
+    chunks = corpus.chunks
     texts = chunks.span_texts([(h.doc, h.start, h.end) for h in hits])
     per_hit = [
         [s for s in found if not s.heading] or found
         for found in chunks.sentences_of([(h.doc, h.start, h.end) for h in hits])
     ]
     # One tokenizer call for every sentence of every hit: per-call overhead dominated queries.
-    all_terms = iter(sentence_terms(
+    all_terms = iter(corpus.sentence_terms(
         [text[s.start - hit.start : s.end - hit.start]
          for hit, text, sentences in zip(hits, texts, per_hit) for s in sentences]
     ))
+    query_terms = set(query.terms)
     passages = []
     for rank, (hit, text, sentences) in enumerate(zip(hits, texts, per_hit), start=1):
-        passage_cos = float(np.max(chunk_vectors(np.array(hit.chunk_ids)) @ query_vector))
+        passage_cos = float(np.max(corpus.vectors.vectors(np.array(hit.chunk_ids)) @ query.vector))
         terms = [next(all_terms) for _ in sentences]
         highlights, sentence_cos = _highlights(
-            sentences, terms, query_vector, query_terms, sentence_vectors, settings
+            sentences, terms, query.vector, query_terms, corpus.sentence_vectors, settings
         )
         confidence = max(passage_cos, sentence_cos)
         best = hit.best
@@ -150,12 +141,12 @@ def build_answer(
         )
     confidence = max((p.confidence for p in passages), default=0.0)
     return Answer(
-        question=question,
+        question=query.text,
         answered=bool(passages) and confidence >= settings.min_confidence,
         confidence=confidence,
-        mode=mode,
+        mode=query.mode,
         passages=tuple(passages),
-        used_history=used_history,
+        used_history=query.used_history,
         threshold=settings.min_confidence,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from rag.evaluation import Report
+from rag.evaluate.runs import Report
 
 _COLUMNS = {
     "questions": [

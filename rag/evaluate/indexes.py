@@ -55,7 +55,7 @@ def source_reader(index):
 
 def folder_reader(docs_dir):
     """`read_source` for `load_questions` from a documents folder, decoded as the index reads it."""
-    from rag.documents import load_folder
+    from rag.ingest.documents import load_folder
 
     texts = {d.source: d.text for d in load_folder(docs_dir).documents}
     return texts.__getitem__
@@ -63,7 +63,7 @@ def folder_reader(docs_dir):
 
 def open_question_index(settings, embedder=None, say=lambda message: None):
     """The index of `settings.docs_dir`, built or refreshed first, with a question cache."""
-    from rag.build import load_embedder
+    from rag.store.build import load_embedder
     from rag.index import Index, ensure_index
 
     embedder = embedder or load_embedder(settings)
@@ -79,8 +79,8 @@ def eval_settings(settings, depth: int):
 
 def open_beir_index(settings, beir, embedder=None, say=lambda message: None):
     """The index of a BEIR corpus in `settings.index_dir`, built only when missing or stale."""
-    from rag import manifest
-    from rag.build import build_index, load_embedder
+    from rag.store import manifest
+    from rag.store.build import build_index, load_embedder
     from rag.errors import RagError
     from rag.index import Index
 

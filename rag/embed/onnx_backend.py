@@ -25,10 +25,10 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.embedding import ResolvedModel, resolve_model
+from rag.embed.embedder import ResolvedModel, resolve_model
 from rag.errors import ModelError
-from rag.sentences import normalize
-from rag.wordpieces import WordPieceCounter
+from rag.ingest.sentences import normalize
+from rag.ingest.wordpieces import WordPieceCounter
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.documents import Document, LoadResult, sha256_bytes
+from rag.ingest.documents import Document, LoadResult, sha256_bytes
 from rag.errors import EvalDataError
 
 CORPUS, QUERIES, QRELS = "corpus.jsonl", "queries.jsonl", "qrels"

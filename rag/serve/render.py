@@ -12,7 +12,7 @@ from html import escape
 from typing import Sequence
 from urllib.parse import quote, urlencode
 
-from rag.answer import Answer, Passage
+from rag.search.answer import Answer, Passage
 
 NO_ANSWER = "The documents don't answer this."
 STRONG_MARGIN = 0.15

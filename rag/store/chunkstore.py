@@ -15,10 +15,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from rag.chunking import Chunk
-from rag.documents import Document
+from rag.ingest.chunking import Chunk
+from rag.ingest.documents import Document
 from rag.errors import IndexCorruptError
-from rag.sentences import Sentence, normalize
+from rag.ingest.sentences import Sentence, normalize
 
 FILE = "chunks.sqlite"
 

@@ -23,7 +23,7 @@ from rag import __version__
 from rag.config import MODES
 from rag.errors import QueryError, RagError
 from rag.index import Index
-from rag.present import source_page_html
+from rag.serve.render import source_page_html
 
 SOURCE_PAGE_HEADERS = {
     # The document is untrusted text: even if escaping ever failed, nothing on the page could run.

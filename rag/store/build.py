@@ -20,17 +20,17 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from rag import chunkstore, manifest
-from rag.chunking import Chunker
+from rag.store import chunkstore, manifest
+from rag.ingest.chunking import Chunker
 from rag.config import Settings
-from rag.documents import LoadResult, Skipped, load_folder
-from rag.embedding import Embedder, SentenceTransformerEmbedder
-from rag.embedding_cache import CachedEmbedder
+from rag.ingest.documents import LoadResult, Skipped, load_folder
+from rag.embed.embedder import Embedder, SentenceTransformerEmbedder
+from rag.embed.cache import CachedEmbedder
 from rag.errors import (
     DocumentError, IndexCorruptError, IndexLockedError, IndexMissingError, IndexWriteError,
 )
-from rag.lexical import LexicalIndex
-from rag.store import FaissStore, choose_factory
+from rag.store.lexical import LexicalIndex
+from rag.store.faiss_store import FaissStore, choose_factory
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def load_embedder(settings: Settings) -> Embedder:
         return SentenceTransformerEmbedder(
             settings.index.model, settings.device, settings.batch_size, settings.threads
         )
-    from rag.onnx_embedding import OnnxEmbedder
+    from rag.embed.onnx_backend import OnnxEmbedder
 
     cache = settings.encoder_cache or Path(settings.index_dir) / ENCODERS
     return OnnxEmbedder(

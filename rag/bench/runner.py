@@ -1,5 +1,5 @@
 """`rag bench`: measure model load, index build, query latency (in-process and through the HTTP
-API, `rag.bench_http`) and memory; print a table, write JSON.
+API, `rag.bench.http_latency`) and memory; print a table, write JSON.
 
 Figures come from one run on the machine at hand; on a shared, noisy machine compare ratios
 (e.g. embedding-only vs whole query) rather than absolute milliseconds. Nothing here is a test:
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from rag.config import MODES, Settings
-from rag.bench_http import REPEATED
+from rag.bench.http_latency import REPEATED
 from rag.errors import ConfigError
 
 QUESTIONS = Path("eval/questions.jsonl")
@@ -149,7 +149,7 @@ def bench_corpus(
 ) -> dict[str, Any]:
     """Build `corpus` from scratch, then time questions in every mode, in this process and (with
     `http`) through the HTTP API served by a child process."""
-    from rag.build import build_index, load_embedder
+    from rag.store.build import build_index, load_embedder
     from rag.index import Index
 
     settings = settings.with_overrides(docs_dir=corpus.docs_dir, index_dir=index_dir)
@@ -168,8 +168,8 @@ def bench_corpus(
     embed_passages = seconds.get("embed_passages", 0.0)
     embed_sentences = seconds.get("embed_sentences", 0.0)
 
-    from rag.bench_compute import embedding_efficiency
-    from rag.embedding import resolve_model
+    from rag.bench.compute import embedding_efficiency
+    from rag.embed.embedder import resolve_model
 
     efficiency = embedding_efficiency(Path(resolve_model(settings.index.model).location), passage_tokens,
                                       report.passages, embed_passages)
@@ -184,7 +184,7 @@ def bench_corpus(
     with ExitStack() as stack:
         client = None
         if http:
-            from rag.bench_http import Client, serving
+            from rag.bench.http_latency import Client, serving
 
             server = stack.enter_context(serving(settings.with_overrides(question_cache=0)))
             client = stack.enter_context(Client(server.port))
@@ -223,7 +223,7 @@ def bench_corpus(
     cached.close()
     figures: dict[str, Any] = {}
     if http:
-        from rag.bench_http import repeated_question_latency
+        from rag.bench.http_latency import repeated_question_latency
 
         say(f"[{corpus.name}] timing repeated questions through the HTTP API")
         repeated = repeated_question_latency(settings, questions)
@@ -305,7 +305,7 @@ def app_ready_seconds(python: str, docs_dir: Path, index_dir: Path, env: dict[st
     answers; the app loads the model before it starts serving. None if it never does in 180 s."""
     import urllib.request
 
-    from rag.processes import free_port, stop
+    from rag.bench.processes import free_port, stop
 
     port = free_port()
     mark = time.perf_counter()
@@ -347,7 +347,7 @@ def run(
     """The whole benchmark: the seeds (and a BEIR corpus when given), then start-up."""
     report = Report(machine=machine(), settings=settings.index.to_dict())
     if (seeds or corpus_file is not None) and settings.index.backend != "torch":
-        from rag.build import ENCODERS, load_embedder
+        from rag.store.build import ENCODERS, load_embedder
 
         # The ONNX export is kept with the real index, made once here if missing, so that
         # "model load" below times loading an export, not making one.
@@ -375,7 +375,7 @@ def run(
         raise ConfigError("--scale and --scale-text need --scale-corpus CORPUS_JSONL (a BEIR corpus whose "
                           "passages give the real vectors and sentences, e.g. scifact/corpus.jsonl)")
     if scale:
-        from rag import bench_scale
+        from rag.bench import scale as bench_scale
 
         real, questions = bench_scale.real_embeddings(
             scale_corpus, settings, Path(settings.index_dir) / "scale-vectors", say
@@ -387,7 +387,7 @@ def run(
             source=Path(scale_corpus).parent.name, say=say,
         )
     if scale_text:
-        from rag import bench_scale
+        from rag.bench import scale as bench_scale
 
         questions = bench_scale._questions(scale_corpus)[:200] or list(FALLBACK_QUESTIONS)
         report.scale_text = []
@@ -486,11 +486,11 @@ def format_table(report: Report) -> str:
     width = max((len(k) for k, _ in rows), default=0) + 2
     table = "\n".join(f"{k:<{width}}{v}" for k, v in rows)
     if report.scale:
-        from rag.bench_scale import format_scale
+        from rag.bench.scale import format_scale
 
         table = (table + "\n" if table else "") + format_scale(report.scale)
     if report.scale_text:
-        from rag.bench_scale import format_text_scale
+        from rag.bench.scale import format_text_scale
 
         table = (table + "\n" if table else "") + format_text_scale(report.scale_text)
     return table
