@@ -145,6 +145,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="sentence-transformers model name or path")
     parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
                         help="how the model runs (default onnx; part of the index's identity)")
+    parser.add_argument("--store", choices=("faiss", "milvus"), default=None,
+                        help="where passage vectors live (default faiss; RAG_STORE; part of the index's identity)")
+    parser.add_argument("--milvus-uri", default=None, metavar="URI",
+                        help="with --store milvus: a Milvus Lite file (x.db) or http://host:19530 (RAG_MILVUS_URI)")
+    parser.add_argument("--milvus-collection", default=None, metavar="NAME",
+                        help="with --store milvus: the collection (default rag_passages)")
 
 
 def _settings(args: argparse.Namespace):
@@ -155,6 +161,9 @@ def _settings(args: argparse.Namespace):
         index_dir=args.index_dir,
         model=args.model,
         backend=getattr(args, "backend", None),
+        store=getattr(args, "store", None),
+        milvus_uri=getattr(args, "milvus_uri", None),
+        milvus_collection=getattr(args, "milvus_collection", None),
     )
 
 

@@ -17,6 +17,9 @@ from rag.errors import ConfigError
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 MODES = ("hybrid", "dense", "lexical")
 BACKENDS = ("torch", "onnx", "onnx-int8")
+STORES = ("faiss", "milvus")
+MILVUS_INDEXES = ("FLAT", "HNSW", "IVF_FLAT")
+MILVUS_CONSISTENCY = ("Strong", "Session", "Bounded", "Eventually")
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,44 @@ class IndexSettings:
     (build 40 / 142 / 247 s); at 1M, ef_search 256: 0.947 for 100, 0.974 for 200 (docs/benchmarks.md).
     Ignored by other index types; recorded in the manifest."""
 
+    store: str = "faiss"
+    """Where the passage vectors live: "faiss" (a file in the build folder, the default) or
+    "milvus" (a Milvus collection at `milvus_uri`, holding the vectors with each passage's text,
+    source, document and offsets; the build folder keeps the chunk store, BM25 and sentence
+    vectors). Part of the index's identity: changing it makes the index stale."""
+    milvus_uri: str = ""
+    """With store "milvus": a Milvus Lite file (a path ending in .db, run inside this process;
+    made absolute) or a server's address, http://host:19530. The token, if the server wants one,
+    is `Settings.milvus_token` (never saved in the manifest)."""
+    milvus_db: str = ""
+    """The Milvus database of the collection ("" the server's default database)."""
+    milvus_collection: str = "rag_passages"
+    """The collection holding this index's passages; one collection per index."""
+    milvus_index: str = "FLAT"
+    """Milvus index type of the vectors: "FLAT" (exact, the same top passages as FAISS "Flat"),
+    "HNSW" (M 32, efConstruction `hnsw_ef_construction`, searched with `ef_search`) or
+    "IVF_FLAT" (1024 lists, searched with `nprobe`)."""
+
+    def __post_init__(self):
+        uri = self.milvus_uri
+        if uri and "://" not in uri:  # a Lite file: the same file whatever the working directory
+            object.__setattr__(self, "milvus_uri", str(Path(uri).expanduser().resolve()))
+
     def validate(self) -> None:
+        if self.store not in STORES:
+            raise ConfigError(f"store must be one of {', '.join(STORES)}, got {self.store!r}")
+        if self.store == "milvus" and not self.milvus_uri:
+            raise ConfigError(
+                "store milvus needs milvus_uri: a Milvus Lite file (e.g. --milvus-uri index/milvus.db) "
+                "or a server (--milvus-uri http://127.0.0.1:19530)"
+            )
+        if self.milvus_index not in MILVUS_INDEXES:
+            raise ConfigError(f"milvus_index must be one of {', '.join(MILVUS_INDEXES)}, got {self.milvus_index!r}")
+        if not self.milvus_collection.replace("_", "a").isalnum() or self.milvus_collection[0].isdigit():
+            raise ConfigError(
+                f"milvus_collection must be letters, digits and underscores, not starting with a digit; "
+                f"got {self.milvus_collection!r}"
+            )
         if self.hnsw_ef_construction < 1:
             raise ConfigError(f"hnsw_ef_construction must be >= 1, got {self.hnsw_ef_construction}")
         if self.exact_up_to < 0:
@@ -139,6 +179,11 @@ class QuerySettings:
     searched fastest by one thread: extra threads wait on each other on a busy machine."""
     question_cache: int = 256
     """Question vectors kept per open index (least recently used dropped); 0 disables."""
+    milvus_consistency: str = "Strong"
+    """Consistency of searches in a Milvus collection. "Strong": a search sees every write made
+    before it, by any process (a re-index from another process included); "Bounded" (a server's
+    default) returned rows already deleted right after a delete on the 2.3.5 server. Builds read
+    back their own writes with "Session"."""
 
     def validate(self) -> None:
         if self.mode not in MODES:
@@ -147,6 +192,10 @@ class QuerySettings:
             raise ConfigError(f"k must be between 1 and {self.max_k}, got {self.k}")
         if self.candidates < self.max_k:
             raise ConfigError("candidates must be at least max_k")
+        if self.milvus_consistency not in MILVUS_CONSISTENCY:
+            raise ConfigError(
+                f"milvus_consistency must be one of {', '.join(MILVUS_CONSISTENCY)}, got {self.milvus_consistency!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -171,6 +220,9 @@ class Settings:
     text; the result equals a full rebuild. False embeds everything again."""
     encoder_cache: Path | None = None
     """Where ONNX exports of the model are kept; None means `<index_dir>/encoders/`."""
+    milvus_token: str = ""
+    """Credentials for a Milvus server: an API token or "user:password" (RAG_MILVUS_TOKEN);
+    kept out of the manifest."""
     index: IndexSettings = field(default_factory=IndexSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
 
@@ -215,6 +267,9 @@ _ENV = (
     ("RAG_MODE", "mode", str),
     ("RAG_MIN_CONFIDENCE", "min_confidence", float),
     ("RAG_MAX_DOCUMENT_MB", "max_document_mb", float),
+    ("RAG_STORE", "store", str),
+    ("RAG_MILVUS_URI", "milvus_uri", str),
+    ("RAG_MILVUS_TOKEN", "milvus_token", str),
 )
 
 

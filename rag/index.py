@@ -28,7 +28,7 @@ from rag.errors import IndexCorruptError, IndexMissingError, QueryError, StaleIn
 from rag.store.lexical import LexicalIndex
 from rag.search.query import Corpus, Query
 from rag.search.ranking import merge_overlapping, rank, sentence_passages
-from rag.store.faiss_store import FaissStore
+from rag.store.vectors import open_store
 
 FRESHNESS_INTERVAL = 2.0
 """Seconds between checks that the documents on disk still match the index."""
@@ -54,9 +54,7 @@ class Index:
         self.manifest = manifest.read(self.build)
         manifest.verify(self.build, self.manifest)
         self.chunks = ChunkStore(self.build)
-        self.store = FaissStore.load(self.build)
-        query = settings.query
-        self.store.tune(ef_search=query.ef_search, nprobe=query.nprobe, threads=query.search_threads)
+        self.store = open_store(self.build, self.manifest, settings)
         self.lexical = LexicalIndex.load(self.build, self.chunks.chunk_count)
         if len(self.store) != self.chunks.chunk_count:
             raise IndexCorruptError(
@@ -210,6 +208,8 @@ class Index:
 
     def close(self) -> None:
         self.chunks.close()
+        if hasattr(self.store, "close"):
+            self.store.close()
 
 
 def clean_question(question: object, max_chars: int) -> str:

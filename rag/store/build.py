@@ -107,6 +107,10 @@ def build_index(
             fresh = _fresh_build(settings, say)
             if fresh is not None:
                 return fresh
+        if settings.index.store == "milvus":  # unreachable or refused: fail before embedding anything
+            from rag.store.milvus_store import connect
+
+            connect(settings.index.milvus_uri, settings.milvus_token, settings.index.milvus_db).close()
         timings: dict[str, float] = {}
         started = time.perf_counter()
         max_bytes = int(settings.index.max_document_mb * 1_000_000)
@@ -245,11 +249,22 @@ def _write_build(
     staging = index_dir / f".{name}.partial"
     staging.mkdir()
     try:
-        factory = choose_factory(settings.index.dense_index, len(chunks), settings.index.exact_up_to)
-        store = FaissStore(
-            embedder.dimension, factory=factory, ef_construction=settings.index.hnsw_ef_construction
-        )
-        store.add(np.arange(len(chunks), dtype=np.int64), chunk_vectors)
+        synced = None
+        if settings.index.store == "milvus":
+            from rag.store.milvus_store import write_collection
+
+            factory = f"milvus {settings.index.milvus_index}"
+            store, synced = write_collection(
+                settings, name, embedder.dimension, embedder.identity, loaded.documents, chunks, chunk_vectors
+            )
+            parameters = {"efConstruction": settings.index.hnsw_ef_construction} if "HNSW" in factory else {}
+        else:
+            factory = choose_factory(settings.index.dense_index, len(chunks), settings.index.exact_up_to)
+            store = FaissStore(
+                embedder.dimension, factory=factory, ef_construction=settings.index.hnsw_ef_construction
+            )
+            store.add(np.arange(len(chunks), dtype=np.int64), chunk_vectors)
+            parameters = store.build_parameters
         store.save(staging)
         LexicalIndex.build(chunk_texts).save(staging)
         if sentence_vectors is not None:
@@ -274,7 +289,8 @@ def _write_build(
                 "timings": {k: round(v, 3) for k, v in timings.items()},
                 "files": files,
                 "dense_index": factory,
-                "dense_parameters": store.build_parameters,
+                "dense_parameters": parameters,
+                **({"milvus_sync": synced} if synced is not None else {}),
             },
         )
         build = index_dir / name

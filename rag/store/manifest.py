@@ -4,7 +4,8 @@ Layout of an index folder:
     CURRENT              the name of the build in use (replaced atomically when a build completes)
     .lock                held while a build runs
     build-<id>/          one complete build: manifest.json (written last), chunks.sqlite,
-                         dense.faiss, lexical/, sentences.npy
+                         dense.faiss (or milvus.json naming the Milvus collection), lexical/,
+                         sentences.npy
 A build folder without a manifest is unfinished and is never read.
 """
 
@@ -67,10 +68,13 @@ class Manifest:
                     reasons.append(f"the setting {key} changed ({recorded.get(key)} -> {wanted[key]})")
             if self.model.get("backend") == "onnx-int8" and self.model.get("quantization") != INT8_SCHEME:
                 reasons.append("the int8 encoder changed (now one scale per output channel)")
+            reasons.extend(_store_reasons(recorded, wanted))
             built = self.data.get("dense_index", "Flat")  # builds from before the setting were exact
             passages = self.data.get("counts", {}).get("passages", 0)
             wanted_index = choose_factory(settings.dense_index, passages, settings.exact_up_to)
-            if wanted_index != built:
+            if settings.store == "milvus":
+                wanted_index = f"milvus {settings.milvus_index}"
+            if wanted_index != built and recorded.get("store", "faiss") == settings.store:
                 reasons.append(f"the dense index is now {wanted_index!r}, the index has {built!r}")
             built_ef = self.data.get("dense_parameters", {}).get("efConstruction")
             if built_ef is not None and wanted_index == built and built_ef != settings.hnsw_ef_construction:
@@ -80,6 +84,22 @@ class Manifest:
         if check_documents and self.docs_dir is not None:
             reasons.extend(compare_fingerprints(self.fingerprint, self.docs_dir))
         return reasons
+
+
+_MILVUS_KEYS = ("milvus_uri", "milvus_db", "milvus_collection")
+
+
+def _store_reasons(recorded: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """A change of vector store, or of the Milvus collection the vectors are in."""
+    built_store = recorded.get("store", "faiss")  # builds from before the setting were FAISS
+    if built_store != wanted["store"]:
+        return [f"the setting store changed ({built_store} -> {wanted['store']})"]
+    if built_store != "milvus":
+        return []
+    return [
+        f"the setting {key} changed ({recorded.get(key)!r} -> {wanted[key]!r})"
+        for key in _MILVUS_KEYS if recorded.get(key) != wanted[key]
+    ]
 
 
 def compare_fingerprints(indexed: dict[str, str], docs_dir: Path) -> list[str]:

@@ -1,7 +1,8 @@
 """The vector-store interface: unit vectors and int64 ids in, ranked ids out.
 
 Scores are inner products of unit vectors (cosine). `rag.store.faiss_store.FaissStore` is the
-local backend; another backend (a distributed vector database) implements the same few methods.
+local backend; `rag.store.milvus_store.MilvusStore` (a Milvus collection) implements the same few
+methods. `open_store` opens the one a build's manifest names.
 """
 
 from __future__ import annotations
@@ -30,3 +31,20 @@ class VectorStore(Protocol):
     def save(self, folder: Path) -> None: ...
 
     def __len__(self) -> int: ...
+
+
+def open_store(build: Path, built, settings) -> VectorStore:
+    """The vector store of an open build (`built`: its manifest), as its settings recorded it."""
+    recorded = built.data["settings"]
+    if recorded.get("store", "faiss") == "milvus":
+        from rag.store.milvus_store import open_collection
+
+        return open_collection(
+            settings, recorded, Path(build).name, built.counts["passages"], int(built.model["dimension"])
+        )
+    from rag.store.faiss_store import FaissStore
+
+    store = FaissStore.load(build)
+    query = settings.query
+    store.tune(ef_search=query.ef_search, nprobe=query.nprobe, threads=query.search_threads)
+    return store

@@ -1,0 +1,154 @@
+"""The Milvus store on Milvus Lite (one .db per test), with the keyword embedder: builds, answers
+equal to FAISS's, incremental syncs equal to full builds, and the errors a user meets."""
+
+import json
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("milvus_lite", reason="Milvus Lite is not installed: pip install '.[milvus]'")
+
+from rag.errors import ConfigError, IndexCorruptError, StaleIndexError  # noqa: E402
+from rag.index import open_index  # noqa: E402
+from rag.store.build import build_index  # noqa: E402
+from rag.store.milvus_store import connect, id_filter  # noqa: E402
+from tests.conftest import ROOT  # noqa: E402
+
+
+def milvus(settings, db, **more):
+    return settings.with_overrides(store="milvus", milvus_uri=str(db), **more)
+
+
+def rows_of(settings):
+    """Every row of the collection, by id: (digest, text, source, vector)."""
+    client = connect(settings.index.milvus_uri)
+    reply = client.query(settings.index.milvus_collection, filter="id >= 0", limit=10_000,
+                         output_fields=["id", "row_digest", "text", "source", "vector"],
+                         consistency_level="Strong")
+    return {int(r["id"]): (r["row_digest"], r["text"], r["source"], tuple(np.round(r["vector"], 6)))
+            for r in reply}
+
+
+def shape(answer):
+    """An answer's JSON without its score values (ranks, spans, text, highlights, answered)."""
+    data = answer.to_dict()
+    data.pop("confidence")
+    for passage in data["passages"]:
+        passage.pop("score"), passage.pop("confidence")
+    return data
+
+
+def test_id_filter_is_ranges_of_consecutive_ids():
+    assert id_filter(np.array([9, 3, 4, 5, 1])) == "id == 1 or (id >= 3 and id <= 5) or id == 9"
+    assert id_filter(np.array([], dtype=np.int64)) == "id < 0"
+
+
+def test_answers_equal_faiss_in_every_mode(tiny_settings, keyword_embedder, tmp_path):
+    local = tiny_settings.with_overrides(index_dir=tmp_path / "faiss")
+    remote = milvus(tiny_settings, tmp_path / "m.db")
+    build_index(local, embedder=keyword_embedder)
+    report = build_index(remote, embedder=keyword_embedder)
+    assert (report.build / "milvus.json").is_file() and not (report.build / "dense.faiss").exists()
+    a = open_index(settings=local, embedder=keyword_embedder)
+    b = open_index(settings=remote, embedder=keyword_embedder)
+    for question in ("banana", "the train and the river", "cherry spring apple"):
+        for mode in ("dense", "hybrid", "lexical"):
+            assert shape(b.ask(question, mode=mode)) == shape(a.ask(question, mode=mode))
+    only = b.ask("apple river", sources=["travel.md"], mode="dense")
+    assert {p.source for p in only.passages} == {"travel.md"}
+    # The collection holds each passage's own text and place, as the chunk store does.
+    stored = b.store.passages(range(b.chunks.chunk_count))
+    for chunk in b.chunks.chunks(list(range(b.chunks.chunk_count))):
+        row = stored[chunk.id]
+        assert row["text"] == b.document_text(chunk.chunk.source)[chunk.chunk.start : chunk.chunk.end]
+        assert (row["source"], row["start"], row["end"]) == (chunk.chunk.source, chunk.chunk.start, chunk.chunk.end)
+    a.close()
+    b.close()
+
+
+def test_reindex_syncs_only_changes_and_equals_a_full_build(tiny_settings, keyword_embedder, tmp_path):
+    settings = milvus(tiny_settings, tmp_path / "m.db")
+    first = build_index(settings, embedder=keyword_embedder)
+    passages = first.passages
+    assert json.loads((first.build / "manifest.json").read_text())["milvus_sync"]["upserted"] == passages
+    again = build_index(settings, embedder=keyword_embedder, force=True)
+    sync = json.loads((again.build / "manifest.json").read_text())["milvus_sync"]
+    assert sync == {"upserted": 0, "deleted": 0, "unchanged": passages}
+
+    # One document gone, one changed: only their rows move, and the result is a full build's.
+    (settings.docs_dir / "fruit.txt").unlink()
+    (settings.docs_dir / "travel.md").write_text("# Travel\n\nThe train climbs. The apple falls.\n")
+    changed = build_index(settings, embedder=keyword_embedder)
+    sync = json.loads((changed.build / "manifest.json").read_text())["milvus_sync"]
+    assert sync["deleted"] == passages - changed.passages and sync["upserted"] >= 1
+    fresh = milvus(tiny_settings, tmp_path / "fresh.db", index_dir=tmp_path / "fresh-index")
+    build_index(fresh, embedder=keyword_embedder)
+    assert rows_of(settings) == rows_of(fresh)
+    answer = open_index(settings=settings, embedder=keyword_embedder).ask("apple", mode="dense")
+    assert [p.source for p in answer.passages] == ["travel.md"]
+
+
+def test_store_settings_are_part_of_the_index(tiny_settings, keyword_embedder, tmp_path):
+    settings = milvus(tiny_settings, tmp_path / "m.db")
+    build_index(settings, embedder=keyword_embedder)
+    with pytest.raises(StaleIndexError, match=r"store changed \(milvus -> faiss\)"):
+        open_index(settings=tiny_settings, embedder=keyword_embedder)
+    with pytest.raises(StaleIndexError, match="milvus_collection changed"):
+        open_index(settings=milvus(tiny_settings, tmp_path / "m.db", milvus_collection="other"),
+                   embedder=keyword_embedder)
+    with pytest.raises(StaleIndexError, match="milvus_uri changed"):
+        open_index(settings=milvus(tiny_settings, tmp_path / "n.db"), embedder=keyword_embedder)
+    with pytest.raises(ConfigError, match="store milvus needs milvus_uri"):
+        tiny_settings.with_overrides(store="milvus")
+
+
+def test_collection_taken_over_by_another_build_is_refused(tiny_settings, keyword_embedder, tmp_path):
+    settings = milvus(tiny_settings, tmp_path / "m.db")
+    build_index(settings, embedder=keyword_embedder)
+    other = settings.with_overrides(index_dir=tmp_path / "other-index")
+    build_index(other, embedder=keyword_embedder)
+    with pytest.raises(IndexCorruptError, match=r"now holds build .*rag index --force"):
+        open_index(settings=settings, embedder=keyword_embedder)
+    # The index of another folder cannot sync into it at all.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "a.txt").write_text("A river and a train.\n")
+    with pytest.raises(ConfigError, match="holds the index of .*--milvus-collection"):
+        build_index(other.with_overrides(docs_dir=elsewhere), embedder=keyword_embedder)
+
+
+def test_collection_with_another_schema_is_refused(tiny_settings, keyword_embedder, tmp_path):
+    db = tmp_path / "m.db"
+    client = connect(str(db))
+    client.create_collection("rag_passages", dimension=3)  # a quick-setup collection: id + vector(3)
+    with pytest.raises(ConfigError, match="other fields .*--milvus-collection NAME.*drop_collection"):
+        build_index(milvus(tiny_settings, db), embedder=keyword_embedder)
+    assert not (tiny_settings.index_dir / "CURRENT").exists()
+
+
+def test_unreachable_server_fails_before_embedding(tiny_settings, keyword_embedder):
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = tiny_settings.with_overrides(store="milvus", milvus_uri=f"http://127.0.0.1:{port}")
+    with pytest.raises(ConfigError, match=f"cannot reach the Milvus server at http://127.0.0.1:{port}.*start it"):
+        build_index(settings, embedder=keyword_embedder)
+    assert keyword_embedder.calls == 0
+
+
+def test_lite_file_held_by_another_process_is_explained(tmp_path):
+    db = tmp_path / "m.db"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pymilvus import MilvusClient; MilvusClient(sys.argv[1]); "
+         "print('open', flush=True); sys.stdin.read()", str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(ConfigError, match="one process at a time"):
+            connect(str(db))
+    finally:
+        holder.communicate("", timeout=30)
