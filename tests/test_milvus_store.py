@@ -108,8 +108,12 @@ def test_store_settings_are_part_of_the_index(tiny_settings, keyword_embedder, t
 def test_collection_taken_over_by_another_build_is_refused(tiny_settings, keyword_embedder, tmp_path):
     settings = milvus(tiny_settings, tmp_path / "m.db")
     build_index(settings, embedder=keyword_embedder)
+    already_open = open_index(settings=settings, embedder=keyword_embedder)
     other = settings.with_overrides(index_dir=tmp_path / "other-index")
     build_index(other, embedder=keyword_embedder)
+    already_open.store._checked_at = 0.0  # as if CHECK_INTERVAL had passed
+    with pytest.raises(StaleIndexError, match="now holds build-.*reopen the index"):
+        already_open.ask("banana", mode="dense")
     with pytest.raises(IndexCorruptError, match=r"now holds build .*rag index --force"):
         open_index(settings=settings, embedder=keyword_embedder)
     # The index of another folder cannot sync into it at all.

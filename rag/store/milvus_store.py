@@ -19,17 +19,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from rag.errors import ConfigError, IndexCorruptError, IndexWriteError
+from rag.errors import ConfigError, IndexCorruptError, IndexWriteError, StaleIndexError
 
 INSTALL_HINT = "the Milvus store needs pymilvus and milvus-lite: pip install '.[milvus]'"
 DESCRIPTOR = "milvus.json"
 BATCH = 1000
 """Rows per upsert call (well under the gRPC message limit at 384 dimensions plus text)."""
+CHECK_INTERVAL = 2.0
+"""Seconds between checks that the collection still holds the open build (one describe call)."""
 WINDOW = 16_384
 """Rows per query (Milvus caps offset + limit at 16,384)."""
 MAX_ID = 1 << 40
@@ -104,7 +107,9 @@ class MilvusStore:
         self.index_type = index_type
         self.consistency = consistency
         self._params = dict(search_params or {})
-        self._threads = 0
+        self.build = ""
+        """The build this store answers for; searches are refused once the collection holds another."""
+        self._checked_at = 0.0
 
     # -- building ------------------------------------------------------------------------------
 
@@ -255,6 +260,8 @@ class MilvusStore:
                 f"{build}: rebuild with `rag index --force`"
             )
         client.load_collection(collection)
+        store.build = build
+        store._checked_at = time.monotonic()
         count = store.count("Strong")
         if count != rows:
             raise IndexCorruptError(
@@ -275,7 +282,22 @@ class MilvusStore:
                                    consistency_level=consistency or self.consistency)
         return int(reply[0]["count(*)"])
 
+    def _check_build(self) -> None:
+        """Every CHECK_INTERVAL s: refuse once another build (another process's re-index) has
+        synced the collection, whose rows then no longer match this build's passages."""
+        now = time.monotonic()
+        if not self.build or now - self._checked_at < CHECK_INTERVAL:
+            return
+        held = self._client.describe_collection(self.collection).get("properties", {}).get("rag.build", "")
+        if held != self.build:
+            raise StaleIndexError(
+                f"the Milvus collection {self.collection!r} at {self.uri} now holds "
+                f"{held or 'nothing'}, not {self.build}: reopen the index (restart, or `rag index`)"
+            )
+        self._checked_at = now
+
     def search(self, queries, k, allowed=None):
+        self._check_build()
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         k = max(1, int(k))
         params = dict(self._params)
