@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--watch", action="store_true",
                        help="keep running: rebuild (only new text is embedded) whenever a document changes")
     index.add_argument("--interval", type=float, default=2.0, help="seconds between checks with --watch")
+    index.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="embed on N Ray workers (pip install '.[distributed]'); default: in this process")
+    index.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                       help="embed on this running Ray cluster instead of a local one (RAG_RAY_ADDRESS)")
     index.set_defaults(run=run_index)
 
     ask = sub.add_parser(
@@ -164,6 +168,8 @@ def _settings(args: argparse.Namespace):
         store=getattr(args, "store", None),
         milvus_uri=getattr(args, "milvus_uri", None),
         milvus_collection=getattr(args, "milvus_collection", None),
+        workers=getattr(args, "workers", None),
+        ray_address=getattr(args, "ray_address", None),
     )
 
 

@@ -223,10 +223,18 @@ class Settings:
     milvus_token: str = ""
     """Credentials for a Milvus server: an API token or "user:password" (RAG_MILVUS_TOKEN);
     kept out of the manifest."""
+    workers: int = 0
+    """Ray workers embedding a build (0: in this process, the default; needs `pip install
+    .[distributed]`). The passages, their order and the vectors are those of the in-process build."""
+    ray_address: str = ""
+    """A running Ray cluster to embed on (RAG_RAY_ADDRESS); "" starts a local one of `workers`
+    CPUs on loopback for the build."""
     index: IndexSettings = field(default_factory=IndexSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
 
     def validate(self) -> "Settings":
+        if self.workers < 0:
+            raise ConfigError(f"workers must be >= 0, got {self.workers}")
         self.index.chunking.validate()
         self.index.validate()
         self.query.validate()
@@ -270,6 +278,8 @@ _ENV = (
     ("RAG_STORE", "store", str),
     ("RAG_MILVUS_URI", "milvus_uri", str),
     ("RAG_MILVUS_TOKEN", "milvus_token", str),
+    ("RAG_WORKERS", "workers", int),
+    ("RAG_RAY_ADDRESS", "ray_address", str),
 )
 
 

@@ -12,7 +12,8 @@ import os
 import shutil
 import sqlite3
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from functools import partial
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -121,20 +122,40 @@ def build_index(
             raise DocumentError(f"no usable .txt or .md documents in {settings.docs_dir}: nothing to index")
         timings["load"] = time.perf_counter() - started
 
+        given = embedder
         if embedder is None:
             mark = time.perf_counter()
             embedder = load_embedder(settings)
             timings["model_load"] = time.perf_counter() - mark
 
-        cache = CachedEmbedder(embedder, index_dir) if settings.embedding_cache else None
-        try:
-            report = _build(settings, index_dir, embedder, cache, loaded, timings, started, progress, say)
-            if cache is not None:
-                cache.prune()
-            return report
-        finally:
-            if cache is not None:
-                cache.close()
+        with ExitStack() as stack:
+            if settings.workers or settings.ray_address:
+                embedder = _on_workers(stack, settings, embedder, given, say)
+            cache = CachedEmbedder(embedder, index_dir) if settings.embedding_cache else None
+            try:
+                report = _build(settings, index_dir, embedder, cache, loaded, timings, started, progress, say)
+                if cache is not None:
+                    cache.prune()
+                return report
+            finally:
+                if cache is not None:
+                    cache.close()
+
+
+def _on_workers(stack: ExitStack, settings: Settings, local: Embedder, given: Embedder | None, say) -> Embedder:
+    """`local` with its model calls moved to Ray workers for the rest of the build. Each worker
+    loads the model of the settings with one encoder thread (a worker is one CPU), or is sent the
+    embedder the caller gave."""
+    from rag.embed.distributed import ray_embedder
+
+    load = partial(_same, given) if given is not None else partial(load_embedder, replace(settings, threads=1))
+    where = settings.ray_address or f"a local Ray cluster of {settings.workers} workers on 127.0.0.1"
+    say(f"embedding on {where}")
+    return stack.enter_context(ray_embedder(local, load, settings.workers, settings.ray_address))
+
+
+def _same(embedder: Embedder) -> Embedder:
+    return embedder
 
 
 def _build(
