@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="BEIR corpus.jsonl whose passages (embedded once, cached) give the real vectors")
     bench.add_argument("--scale-text", type=int, action="append", default=[], metavar="N",
                        help="also build and time the BM25 index and chunk store of N synthetic passages")
+    bench.add_argument("--milvus", type=int, action="append", default=[], metavar="N",
+                       help="also time Milvus Lite and the 2.3.5 standalone server beside FAISS on N "
+                            "synthetic vectors (repeatable; needs pip install '.[milvus]' milvus==2.3.5)")
     bench.add_argument("--peers", default=None, metavar="PYTHON",
                        help="also time LangChain and txtai with this interpreter of a separate environment")
     bench.add_argument("--output", type=Path, default=DEFAULT_BENCH_OUTPUT,
@@ -269,6 +272,7 @@ def run_bench(args: argparse.Namespace) -> int:
         scale_corpus=args.scale_corpus,
         scale_text=args.scale_text,
         peers_python=args.peers,
+        milvus=args.milvus,
         say=say,
     )
     print(bench.format_table(report))

@@ -156,3 +156,18 @@ def test_lite_file_held_by_another_process_is_explained(tmp_path):
             connect(str(db))
     finally:
         holder.communicate("", timeout=30)
+
+
+def test_bare_store_searches_like_the_interface_says(tmp_path):
+    from rag.store.milvus_store import MilvusStore
+
+    store = MilvusStore.for_build(connect(str(tmp_path / "m.db")), "bare", 3, str(tmp_path / "m.db"))
+    vectors = np.array([[1, 0, 0], [0.8, 0.6, 0], [0, 0, 1], [0.8, 0.6, 0]], dtype=np.float32)
+    store.add(np.arange(4), vectors)
+    scores, ids = store.search(np.array([[1, 0, 0]], dtype=np.float32), k=6)
+    assert ids[0].tolist() == [0, 1, 3, 2, -1, -1]  # best first, the tie (1, 3) by id, -1 pads
+    assert scores[0][:3].tolist() == pytest.approx([1.0, 0.8, 0.8])
+    _, ids = store.search(np.array([[1, 0, 0]], dtype=np.float32), k=2, allowed=np.array([2, 3]))
+    assert ids[0].tolist() == [3, 2]
+    assert np.allclose(store.vectors(np.array([2, 1])), vectors[[2, 1]])
+    assert len(store) == 4

@@ -56,6 +56,7 @@ class Report:
     scale: dict[str, Any] | None = None
     scale_text: list[dict[str, Any]] | None = None
     peers: dict[str, Any] | None = None
+    milvus: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class Report:
             "scale": self.scale,
             "scale_text": self.scale_text,
             "peers": self.peers,
+            "milvus": self.milvus,
             "peak_rss_mb": peak_rss_mb(),
         }
 
@@ -342,6 +344,7 @@ def run(
     scale_corpus: Path | None = None,
     scale_text: Sequence[int] = (),
     peers_python: str | None = None,
+    milvus: Sequence[int] = (),
     say: Callable[[str], None] = lambda message: None,
 ) -> Report:
     """The whole benchmark: the seeds (and a BEIR corpus when given), then start-up."""
@@ -394,6 +397,10 @@ def run(
         for size in sorted(scale_text):
             with tempfile.TemporaryDirectory(prefix="rag-bench-text-") as scratch:
                 report.scale_text.append(bench_scale.run_text_scale(scale_corpus, size, Path(scratch), questions, say))
+    if milvus:
+        from rag.bench.milvus import run_milvus
+
+        report.milvus = run_milvus(sorted(milvus), depth=settings.query.candidates, say=say)
     return report
 
 
@@ -493,6 +500,10 @@ def format_table(report: Report) -> str:
         from rag.bench.scale import format_text_scale
 
         table = (table + "\n" if table else "") + format_text_scale(report.scale_text)
+    if report.milvus:
+        from rag.bench.milvus import format_milvus
+
+        table = (table + "\n" if table else "") + format_milvus(report.milvus)
     return table
 
 
