@@ -171,3 +171,43 @@ def test_bare_store_searches_like_the_interface_says(tmp_path):
     assert ids[0].tolist() == [3, 2]
     assert np.allclose(store.vectors(np.array([2, 1])), vectors[[2, 1]])
     assert len(store) == 4
+
+
+def test_http_api_and_live_index_answer_from_milvus(tiny_settings, keyword_embedder, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from rag.index import ensure_index
+    from rag.live import LiveIndex
+    from rag.serve.api import create_app
+
+    local = ensure_index(tiny_settings.with_overrides(index_dir=tmp_path / "faiss"), embedder=keyword_embedder)
+    settings = milvus(tiny_settings, tmp_path / "m.db")
+    live = LiveIndex(ensure_index(settings, embedder=keyword_embedder))
+    with TestClient(create_app(local)) as a, TestClient(create_app(live)) as b:
+        for body in ({"question": "banana", "k": 2}, {"question": "river train", "mode": "dense"},
+                     {"question": "apple", "sources": ["travel.md"]}):
+            want, got = a.post("/api/ask", json=body), b.post("/api/ask", json=body)
+            assert got.status_code == want.status_code == 200
+            strip = lambda d: {**d, "confidence": None, "passages": [  # noqa: E731
+                {**p, "score": None, "confidence": None} for p in d["passages"]]}
+            assert strip(got.json()) == strip(want.json())
+    # A rebuild after an edit (what `rag index --watch` and the page do in one process): the live
+    # index follows the new build, whose rows the collection now holds.
+    (settings.docs_dir / "travel.md").write_text("# Travel\n\nA banana boat on the river.\n")
+    build_index(settings, embedder=keyword_embedder, force=False)
+    answer = live.ask("banana boat", mode="dense", k=2)
+    assert "A banana boat on the river." in [p.text.splitlines()[-1] for p in answer.passages]
+
+
+def test_changed_milvus_index_type_rebuilds_the_collection_index(tiny_settings, keyword_embedder, tmp_path):
+    settings = milvus(tiny_settings, tmp_path / "m.db")
+    build_index(settings, embedder=keyword_embedder)
+    hnsw = settings.with_overrides(milvus_index="HNSW")
+    with pytest.raises(StaleIndexError, match="the dense index is now 'milvus HNSW'"):
+        open_index(settings=hnsw, embedder=keyword_embedder)
+    build_index(hnsw, embedder=keyword_embedder, force=False)
+    client = connect(settings.index.milvus_uri)
+    assert client.describe_index(settings.index.milvus_collection, "vector")["index_type"] == "HNSW"
+    index = open_index(settings=hnsw, embedder=keyword_embedder)
+    assert index.manifest.data["dense_index"] == "milvus HNSW"
+    assert index.ask("banana", mode="dense").passages[0].source == "fruit.txt"

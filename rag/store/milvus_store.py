@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -42,6 +43,9 @@ _INT_FIELDS = ("doc", "start", "end", "line_start", "line_end")
 
 
 def _pymilvus():
+    # gRPC's C core prints keep-alive chatter between pymilvus and Milvus Lite ("GOAWAY ...
+    # too_many_pings") on stderr; failures still reach us as exceptions. A user's setting wins.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     try:
         import pymilvus
     except ImportError:
@@ -120,10 +124,33 @@ class MilvusStore:
         store = cls(client, collection, dimension, uri, index_type=index_type, consistency="Session")
         if client.has_collection(collection):
             store._check_schema(docs_dir)
+            store._ensure_index(ef_construction)
         else:
             store._create(ef_construction, docs_dir, model)
         client.load_collection(collection)
         return store
+
+    def _index_params(self, ef_construction: int):
+        params = {"FLAT": {}, "HNSW": {"M": 32, "efConstruction": ef_construction},
+                  "IVF_FLAT": {"nlist": 1024}}[self.index_type]
+        index = self._client.prepare_index_params()
+        index.add_index(field_name="vector", index_type=self.index_type, metric_type="IP", params=params)
+        return index, params
+
+    def _ensure_index(self, ef_construction: int) -> None:
+        """Rebuild the vector index of our collection when its type or parameters changed."""
+        index, params = self._index_params(ef_construction)
+        try:
+            held = self._client.describe_index(self.collection, "vector")
+        except self._pymilvus.MilvusException:
+            held = {}
+        same = held.get("index_type") == self.index_type and held.get("metric_type") == "IP" and all(
+            str(held[key]) == str(value) for key, value in params.items() if key in held)  # Lite omits them
+        if not same:
+            self._client.release_collection(self.collection)
+            if held:
+                self._client.drop_index(self.collection, "vector")
+            self._client.create_index(self.collection, index)
 
     def _schema(self):
         DataType = self._pymilvus.DataType
@@ -138,10 +165,7 @@ class MilvusStore:
         return schema
 
     def _create(self, ef_construction: int, docs_dir: str, model: str) -> None:
-        params = {"FLAT": {}, "HNSW": {"M": 32, "efConstruction": ef_construction},
-                  "IVF_FLAT": {"nlist": 1024}}[self.index_type]
-        index = self._client.prepare_index_params()
-        index.add_index(field_name="vector", index_type=self.index_type, metric_type="IP", params=params)
+        index, _ = self._index_params(ef_construction)
         self._client.create_collection(
             self.collection, schema=self._schema(), index_params=index, consistency_level="Session",
             properties={"rag.docs_dir": docs_dir, "rag.model": model, "rag.build": ""},
