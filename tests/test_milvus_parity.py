@@ -116,3 +116,40 @@ def test_scifact_slice_dense_top5_equal_and_hybrid_agrees(scifact):
     for question in questions[:10]:
         a = [(p.source, p.start) for p in local.ask(question, sources=sources, mode="dense").passages]
         assert [(p.source, p.start) for p in remote.ask(question, sources=sources, mode="dense").passages] == a
+
+
+def test_cli_index_and_ask_from_milvus_lite(tmp_path):
+    """`rag index --store milvus --milvus-uri X.db`, then `rag ask --json` (flags or RAG_STORE):
+    the same JSON as from the default FAISS index, but for score values."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env["RAG_ENCODER_CACHE"] = str(tmp_path / "encoders")  # one ONNX export for both indexes
+
+    def rag(*args, **more_env):
+        result = subprocess.run([sys.executable, "-m", "rag.cli", *map(str, args)], capture_output=True,
+                                text=True, cwd=ROOT, env={**env, **more_env}, timeout=900)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout
+
+    db = tmp_path / "m.db"
+    rag("index", SEEDS, "--index-dir", tmp_path / "faiss", "--quiet")
+    assert "indexed 5 documents" in rag("index", SEEDS, "--index-dir", tmp_path / "milvus", "--quiet",
+                                        "--store", "milvus", "--milvus-uri", db)
+    question = SEED_QUESTIONS[1]
+    want = json.loads(rag("ask", "--json", question, "--index-dir", tmp_path / "faiss"))
+    by_flags = json.loads(rag("ask", "--json", question, "--index-dir", tmp_path / "milvus",
+                              "--store", "milvus", "--milvus-uri", db))
+    by_env = json.loads(rag("ask", "--json", question, "--index-dir", tmp_path / "milvus",
+                            RAG_STORE="milvus", RAG_MILVUS_URI=str(db)))
+
+    def strip(data):
+        return {**data, "confidence": None,
+                "passages": [{**p, "score": None, "confidence": None} for p in data["passages"]]}
+
+    assert strip(by_flags) == strip(want) == strip(by_env)
+    assert want["passages"][0]["source"] == "004_5d5c85c0ad26f8dd.txt"
