@@ -106,7 +106,7 @@ def start(folder: Path, timeout: float = 90.0) -> MilvusServer:
     try:
         process = subprocess.Popen(
             [str(binary), "run", "standalone"], cwd=folder, env=env, stdout=out, stderr=err,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_die_with_parent,
         )
     finally:
         out.close()
@@ -127,6 +127,18 @@ def start(folder: Path, timeout: float = 90.0) -> MilvusServer:
         time.sleep(0.25)
     server.stop()
     raise ServerUnavailable(f"the Milvus server was not healthy within {timeout:.0f} s: {server.log_tail(5)}")
+
+
+def _die_with_parent() -> None:
+    """In the server's process before exec: SIGTERM when the process that started it dies, even
+    by SIGKILL (Linux prctl PR_SET_PDEATHSIG), so no server outlives a killed test or bench."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _free_ports(count: int) -> list[int]:
