@@ -45,6 +45,15 @@ class Corpus:
         """Which passages hold each sentence; read from the chunk store on first use."""
         return self.chunks.sentence_chunks()
 
+    @cached_property
+    def chunk_sentences(self) -> Sequence[tuple[int, ...]]:
+        """Which sentences each passage holds (the inverse of `sentence_chunks`)."""
+        members: list[list[int]] = [[] for _ in range(self.chunks.chunk_count)]
+        for sentence, holders in enumerate(self.sentence_chunks):
+            for chunk in holders:
+                members[chunk].append(sentence)
+        return [tuple(m) for m in members]
+
     def sentence_terms(self, texts: Sequence[str]) -> list[set[str]]:
         """The lexical term set of each text (remembered: the same sentences recur across queries)."""
         return self.lexical.terms.sets(texts)
