@@ -66,26 +66,35 @@ class TermStats:
     def total(self) -> float:
         return float(self.idf.sum())
 
-    def coverage(self, ids: np.ndarray) -> np.ndarray:
+    def membership(self, ids: np.ndarray) -> np.ndarray:
+        """(len(ids), len(terms)) booleans: does each passage hold each query term."""
+        out = np.zeros((len(ids), len(self.terms)), dtype=bool)
+        if not len(ids):
+            return out
+        mask = np.zeros(self.size, dtype=bool)
+        for t, held in enumerate(self.holders):
+            if len(held):
+                mask[held] = True
+                out[:, t] = mask[ids]
+                mask[held] = False
+        return out
+
+    def coverage(self, ids: np.ndarray, member: np.ndarray | None = None) -> np.ndarray:
         """IDF-weighted share of the query's terms held by each passage id, in [0, 1]."""
         if not self.terms or self.total == 0:
             return np.zeros(len(ids), dtype=np.float32)
-        mass = np.zeros(len(ids), dtype=np.float64)
-        for idf, held in zip(self.idf, self.holders):
-            if len(held):
-                mass += idf * np.isin(ids, held)
-        return (mass / self.total).astype(np.float32)
+        member = self.membership(ids) if member is None else member
+        return (member @ self.idf / self.total).astype(np.float32)
 
-    def rare_missing(self, ids: np.ndarray) -> np.ndarray:
+    def rare_missing(self, ids: np.ndarray, member: np.ndarray | None = None) -> np.ndarray:
         """For each passage id, the IDF of the rarest question term it does not hold, over the
         largest IDF this corpus can give (a term in no passage): in [0, 1], the same scale in
         every corpus. 0 when the passage holds every term."""
-        out = np.zeros(len(ids), dtype=np.float64)
+        if not self.terms:
+            return np.zeros(len(ids), dtype=np.float32)
+        member = self.membership(ids) if member is None else member
         ceiling = math.log(1.0 + (self.size + 0.5) / 0.5)
-        for idf, held in zip(self.idf, self.holders):
-            absent = ~np.isin(ids, held) if len(held) else np.ones(len(ids), dtype=bool)
-            out = np.where(absent, np.maximum(out, idf / ceiling), out)
-        return out.astype(np.float32)
+        return (np.where(member, 0.0, self.idf[None, :]).max(axis=1) / ceiling).astype(np.float32)
 
     def missing(self) -> float:
         """Share of the query's IDF mass in terms that no passage of the corpus holds."""
@@ -95,24 +104,24 @@ class TermStats:
 
 
 def sentence_scores(query: Query, corpus: Corpus, ids: Sequence[int]) -> np.ndarray:
-    """(len(ids), 2): the best and second-best sentence cosine of each passage (-1 when none)."""
+    """(len(ids), 2): the best and second-best sentence cosine of each passage (-1 when none;
+    the best twice when it holds one sentence)."""
     out = np.full((len(ids), 2), -1.0, dtype=np.float32)
     if corpus.sentence_vectors is None or not len(ids):
         return out
-    members = corpus.chunk_sentences
-    rows = [members[i] for i in ids]
-    flat = np.array([s for r in rows for s in r], dtype=np.int64)
-    if not len(flat):
+    members = corpus.chunk_sentence_matrix[np.asarray(ids, dtype=np.int64)]  # -1 pads
+    if not members.shape[1]:
         return out
-    cos = corpus.sentence_vectors[flat].astype(np.float32) @ query.vector.astype(np.float32)
-    at = 0
-    for n, r in enumerate(rows):
-        if r:
-            top = np.sort(cos[at:at + len(r)])[::-1]
-            out[n, 0] = top[0]
-            out[n, 1] = top[1] if len(top) > 1 else top[0]
-        at += len(r)
-    return out
+    present = members >= 0
+    cos = corpus.sentence_vectors[np.where(present, members, 0).ravel()].astype(np.float32)
+    cos = (cos @ query.vector.astype(np.float32)).reshape(members.shape)
+    cos = np.where(present, cos, -np.inf)
+    if cos.shape[1] == 1:
+        top = np.repeat(cos, 2, axis=1)
+    else:
+        top = -np.partition(-cos, 1, axis=1)[:, :2]
+        top[:, 1] = np.where(np.isinf(top[:, 1]), top[:, 0], top[:, 1])
+    return np.where(np.isinf(top), -1.0, top).astype(np.float32)
 
 
 def candidate_features(query: Query, corpus: Corpus, lists: Lists, ids: Sequence[int],
@@ -137,9 +146,10 @@ def candidate_features(query: Query, corpus: Corpus, lists: Lists, ids: Sequence
     best = sentences[:, 0] if has_sentences else cos
     second = sentences[:, 1] if has_sentences else cos
     in_both = np.array([(i in lists.dense) and (i in lists.lexical) for i in ids.tolist()], dtype=np.float32)
+    member = terms.membership(ids)
     return np.column_stack(
-        [cos, best, second, bm25, dense_lr, lexical_lr, sentence_lr, terms.coverage(ids), in_both,
-         terms.rare_missing(ids)]
+        [cos, best, second, bm25, dense_lr, lexical_lr, sentence_lr, terms.coverage(ids, member), in_both,
+         terms.rare_missing(ids, member)]
     ).astype(np.float32)
 
 

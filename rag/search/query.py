@@ -54,6 +54,16 @@ class Corpus:
                 members[chunk].append(sentence)
         return [tuple(m) for m in members]
 
+    @cached_property
+    def chunk_sentence_matrix(self) -> np.ndarray:
+        """`chunk_sentences` as one (passages, most sentences in a passage) int64 array, -1 padded."""
+        members = self.chunk_sentences
+        width = max((len(m) for m in members), default=0)
+        matrix = np.full((len(members), width), -1, dtype=np.int64)
+        for row, m in enumerate(members):
+            matrix[row, : len(m)] = m
+        return matrix
+
     def sentence_terms(self, texts: Sequence[str]) -> list[set[str]]:
         """The lexical term set of each text (remembered: the same sentences recur across queries)."""
         return self.lexical.terms.sets(texts)

@@ -146,7 +146,22 @@ def sentence_passages(
     sentence vectors): a passage whose one sentence answers the question ranks by that sentence,
     not by the average of everything else it holds."""
     scores = sentence_vectors.astype(np.float32) @ query_vector.astype(np.float32)
-    order = np.lexsort((np.arange(len(scores)), -scores))  # best first, ties by sentence id
+    ranked = _sentence_walk(scores, sentence_chunks, depth, allowed, limit=min(len(scores), 8 * depth))
+    if len(ranked) < depth and len(scores) > 8 * depth:
+        ranked = _sentence_walk(scores, sentence_chunks, depth, allowed, limit=len(scores))
+    return ranked
+
+
+def _sentence_walk(scores, sentence_chunks, depth, allowed, limit):
+    """Passages in the order of their best sentence among the `limit` best sentences (a partial
+    sort: the best `limit` are found in linear time, then sorted, ties by sentence id)."""
+    if limit < len(scores):
+        top = np.argpartition(-scores, limit - 1)[:limit]
+        kth = scores[top].min()
+        top = np.union1d(top, np.flatnonzero(scores == kth))  # keep every tie at the cut
+    else:
+        top = np.arange(len(scores))
+    order = top[np.lexsort((top, -scores[top]))]  # best first, ties by sentence id
     keep = None if allowed is None else set(int(i) for i in allowed)
     ranked: list[int] = []
     seen: set[int] = set()
