@@ -11,12 +11,12 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from rag.store.chunkstore import ChunkStore, StoredChunk
 from rag.config import QuerySettings
 from rag.search.features import Lists, TermStats, candidate_features, head_features, query_features
 from rag.search.fusion import reciprocal_rank_fusion
 from rag.search.query import Corpus, Query
 from rag.search.rerank import LinearModel
+from rag.store.chunkstore import ChunkStore, StoredChunk
 
 
 class Candidate(NamedTuple):
