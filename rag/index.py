@@ -25,7 +25,7 @@ from rag.search.features import FEATURES, QUERY_FEATURES, TermStats
 from rag.search.followup import HISTORY_WEIGHT, contextualize, helps
 from rag.search.probes import PROBES, probe_level
 from rag.search.query import Corpus, Query
-from rag.search.ranking import merge_overlapping, rank, sentence_passages
+from rag.search.ranking import merge_overlapping, rank, sentence_cosines, sentence_passages
 from rag.search.rerank import load_model
 from rag.store import manifest
 from rag.store.build import SENTENCE_VECTORS, build_index, load_embedder
@@ -142,9 +142,10 @@ class Index:
             self._freshness.check()
 
         query = self.query(question, mode, history)
-        by_sentence = self.sentence_ranking(query, allowed)
+        sentence_cos = self.sentence_cosines(query)
+        by_sentence = self.sentence_ranking(query, allowed, sentence_cos)
         probe = self.probe_level() if self.abstainer is not None and mode == "hybrid" else 0.0
-        ranking = rank(query, self.corpus, settings, allowed, by_sentence, self.ranker, probe)
+        ranking = rank(query, self.corpus, settings, allowed, by_sentence, self.ranker, probe, sentence_cos)
         hits = merge_overlapping(ranking.candidates, self.chunks, k)
         return build_answer(query, hits, self.corpus, settings, ranking.signals, self.abstainer)
 
@@ -174,14 +175,24 @@ class Index:
             query_vector = self._embed_questions([question])[0]
         return Query(question, query_vector, tuple(terms), mode, context.uses_history)
 
-    def sentence_ranking(self, query: Query, allowed: np.ndarray | None) -> list[int] | None:
-        """Passages ranked by their best sentence: a third fusion list and a ranker feature."""
+    def sentence_cosines(self, query: Query) -> np.ndarray | None:
+        """The query's cosine with every sentence, when hybrid ranking reads them (the sentence
+        list and the ranker's features share this one product)."""
         settings = self.settings.query
         wanted = settings.sentence_weight > 0 or self.ranker is not None
         if query.mode != "hybrid" or not wanted or self.sentence_vectors is None:
             return None
+        return sentence_cosines(query.vector, self.sentence_vectors)
+
+    def sentence_ranking(self, query: Query, allowed: np.ndarray | None,
+                         cosines: np.ndarray | None = None) -> list[int] | None:
+        """Passages ranked by their best sentence: a third fusion list and a ranker feature."""
+        cosines = self.sentence_cosines(query) if cosines is None else cosines
+        if cosines is None:
+            return None
         return sentence_passages(
-            query.vector, self.sentence_vectors, self.corpus.sentence_chunks, settings.candidates, allowed
+            query.vector, self.sentence_vectors, self.corpus.sentence_chunks,
+            self.settings.query.candidates, allowed, cosines,
         )
 
     def _embed_questions(self, texts: list[str]) -> np.ndarray:

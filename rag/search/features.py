@@ -39,6 +39,8 @@ class Lists:
     lexical: Mapping[int, tuple[int, float]]
     sentence: Mapping[int, tuple[int, float]]
     depth: int
+    sentence_cos: np.ndarray | None = None
+    """The query's cosine with every stored sentence, when the sentence list computed it."""
 
 
 class TermStats:
@@ -103,9 +105,11 @@ class TermStats:
         return float(sum(idf for idf, held in zip(self.idf, self.holders) if not len(held)) / self.total)
 
 
-def sentence_scores(query: Query, corpus: Corpus, ids: Sequence[int]) -> np.ndarray:
+def sentence_scores(query: Query, corpus: Corpus, ids: Sequence[int],
+                    all_cos: np.ndarray | None = None) -> np.ndarray:
     """(len(ids), 2): the best and second-best sentence cosine of each passage (-1 when none;
-    the best twice when it holds one sentence)."""
+    the best twice when it holds one sentence). `all_cos`: the query's cosine with every
+    sentence, when already computed (then nothing is multiplied again)."""
     out = np.full((len(ids), 2), -1.0, dtype=np.float32)
     if corpus.sentence_vectors is None or not len(ids):
         return out
@@ -113,8 +117,12 @@ def sentence_scores(query: Query, corpus: Corpus, ids: Sequence[int]) -> np.ndar
     if not members.shape[1]:
         return out
     present = members >= 0
-    cos = corpus.sentence_vectors[np.where(present, members, 0).ravel()].astype(np.float32)
-    cos = (cos @ query.vector.astype(np.float32)).reshape(members.shape)
+    safe = np.where(present, members, 0)
+    if all_cos is not None:
+        cos = all_cos[safe]
+    else:
+        cos = corpus.sentence_vectors[safe.ravel()].astype(np.float32)
+        cos = (cos @ query.vector.astype(np.float32)).reshape(members.shape)
     cos = np.where(present, cos, -np.inf)
     if cos.shape[1] == 1:
         top = np.repeat(cos, 2, axis=1)
@@ -130,7 +138,7 @@ def candidate_features(query: Query, corpus: Corpus, lists: Lists, ids: Sequence
     ids = np.asarray(ids, dtype=np.int64)
     terms = terms or TermStats(corpus, query.terms)
     cos = corpus.vectors.vectors(ids) @ query.vector.astype(np.float32)
-    sentences = sentence_scores(query, corpus, ids)
+    sentences = sentence_scores(query, corpus, ids, lists.sentence_cos)
     missing = lists.depth + 1
     best_bm25 = max((s for _, s in lists.lexical.values()), default=0.0) or 1.0
 

@@ -60,8 +60,10 @@ def retrieve(
     settings: QuerySettings,
     allowed: np.ndarray | None = None,
     sentence_ranking: Sequence[int] | None = None,
+    sentence_cos: np.ndarray | None = None,
 ) -> Lists:
-    """Each retriever's list for the query's mode: id -> (rank, score), `candidates` deep."""
+    """Each retriever's list for the query's mode: id -> (rank, score), `candidates` deep
+    (`sentence_cos`, the query's cosine with every sentence, travels along for the features)."""
     mode = query.mode
     depth = settings.candidates
     dense: dict[int, tuple[int, float]] = {}
@@ -74,7 +76,7 @@ def retrieve(
         scores, ids = corpus.lexical.search(list(query.terms), depth, allowed)
         lexical_hits = {int(i): (r, float(s)) for r, (i, s) in enumerate(zip(ids, scores), start=1)}
     by_sentence = {int(i): (r, 0.0) for r, i in enumerate(sentence_ranking or (), start=1)}
-    return Lists(dense, lexical_hits, by_sentence, depth)
+    return Lists(dense, lexical_hits, by_sentence, depth, sentence_cos)
 
 
 def fuse(lists: Lists, settings: QuerySettings) -> list[tuple[int, float]]:
@@ -95,13 +97,14 @@ def rank(
     sentence_ranking: Sequence[int] | None = None,
     ranker: LinearModel | None = None,
     probe: float = 0.0,
+    sentence_cos: np.ndarray | None = None,
 ) -> Ranking:
     """All candidates of the query's mode, best first, made as they are consumed (a query reads
     about k of up to 2 x `candidates`). In hybrid mode `sentence_ranking` (passages ranked by
     their best sentence, see `sentence_passages`) joins the fusion as a third list, and a learned
     `ranker` re-scores the first `rerank_depth` fused candidates from their features (`probe`:
     the corpus' probe level, see `rag.search.probes`, for the abstention signals)."""
-    lists = retrieve(query, corpus, settings, allowed, sentence_ranking)
+    lists = retrieve(query, corpus, settings, allowed, sentence_ranking, sentence_cos)
     signals = None
     if query.mode == "dense":
         ordered = [(i, s) for i, (_, s) in lists.dense.items()]
@@ -141,15 +144,22 @@ def sentence_passages(
     sentence_chunks: Sequence[Sequence[int]],
     depth: int,
     allowed: np.ndarray | None = None,
+    scores: np.ndarray | None = None,
 ) -> list[int]:
     """Passage ids ranked by the cosine of their best sentence with the query (the stored
     sentence vectors): a passage whose one sentence answers the question ranks by that sentence,
-    not by the average of everything else it holds."""
-    scores = sentence_vectors.astype(np.float32) @ query_vector.astype(np.float32)
+    not by the average of everything else it holds. `scores`: those cosines, if computed."""
+    if scores is None:
+        scores = sentence_cosines(query_vector, sentence_vectors)
     ranked = _sentence_walk(scores, sentence_chunks, depth, allowed, limit=min(len(scores), 8 * depth))
     if len(ranked) < depth and len(scores) > 8 * depth:
         ranked = _sentence_walk(scores, sentence_chunks, depth, allowed, limit=len(scores))
     return ranked
+
+
+def sentence_cosines(query_vector: np.ndarray, sentence_vectors: np.ndarray) -> np.ndarray:
+    """The query's cosine with every stored sentence (float32)."""
+    return sentence_vectors.astype(np.float32) @ query_vector.astype(np.float32)
 
 
 def _sentence_walk(scores, sentence_chunks, depth, allowed, limit):
