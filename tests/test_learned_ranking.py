@@ -103,3 +103,23 @@ def test_query_signals_measure_the_best_cosine_against_this_querys_own_distribut
     assert signals[0, 2] == pytest.approx(0.25)
     assert signals[0, 5] == pytest.approx(0.5) and signals[1, 5] == pytest.approx(-0.5)
     assert json.dumps(list(QUERY_FEATURES))
+
+
+def test_the_default_fusion_is_the_one_the_ranker_was_trained_on():
+    ranker = load_model("ranker", FEATURES)
+    query = QuerySettings()
+    trained = ranker.meta["rrf"]
+    assert (query.dense_weight, query.lexical_weight, query.sentence_weight, query.rrf_k) == (
+        trained["dense_weight"], trained["lexical_weight"], trained["sentence_weight"], trained["rrf_k"])
+    assert query.rerank_depth == ranker.meta["rerank_depth"]
+
+
+def test_probe_level_is_the_mean_best_score_of_the_probes():
+    from rag.search.probes import PROBES, probe_level
+
+    def search(vectors, k):
+        return np.array([[0.2], [0.4]], dtype=np.float32)[: len(vectors)], np.zeros((2, 1), dtype=np.int64)
+
+    assert probe_level(np.zeros((2, 3)), search) == pytest.approx(0.3)
+    assert probe_level(np.zeros((0, 3)), search) == 0.0
+    assert len(PROBES) == len(set(PROBES)) >= 10
