@@ -2,8 +2,12 @@
 follow-up, a real follow-up is, an off-topic question is abstained on and its passages are not
 labelled a strong match, and a "when" question's highlight holds the date."""
 
+import pytest
+
 from rag.index import Index
 from rag.serve.render import match_label
+
+pytestmark = pytest.mark.slow
 
 
 def _index(seed_index, embedder):
