@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser(
         "eval",
-        help="measure retrieval on a question file (JSONL) or a BEIR folder",
+        help="measure retrieval on a question file (JSONL), a SQuAD file (.json) or a BEIR folder",
         description="Measure retrieval through the same API as `rag ask`: on our question format "
         "(JSONL: id, question, answers [{file, text}]) over DOCS_DIR, or on a BEIR folder "
         "(corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv) indexed into its own folder.",
@@ -164,11 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("data", type=Path, help="a .jsonl question file, or a BEIR folder")
     ev.add_argument("--mode", choices=("hybrid", "dense", "lexical", "all"), default="all")
     ev.add_argument("--split", default=None,
-                    help="question file: only this split (dev, test); BEIR: the qrels split (test)")
+                    help="question file: only this split (dev, test); SQuAD: tuning or test half (default "
+                         "test); BEIR: the qrels split (test)")
     ev.add_argument("--docs-dir", type=Path, default=None, help="documents of a question file (default: seeds/)")
     ev.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                     help="override a setting for this run, e.g. max_tokens=96 or rrf_k=20 (repeatable)")
     ev.add_argument("--limit", type=int, default=None, help="BEIR: only the first N queries")
+    ev.add_argument("--unanswerable", type=Path, default=None, metavar="FILE.jsonl",
+                    help="SQuAD file: unanswerable questions (our format, answers []) of the same split")
     ev.add_argument("--json", action="store_true", help="the report as one JSON object")
     ev.add_argument("--questions", action="store_true", help="with --json: every question's outcome too")
     ev.add_argument("--plot", type=Path, default=None, metavar="FILE.png", help="write the recall@k plot")
@@ -316,6 +319,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from rag.config import MODES
     from rag.errors import EvalDataError
     from rag.evaluate.beir import is_beir, load_beir
+    from rag.evaluate.squad import is_squad
 
     modes = list(MODES) if args.mode == "all" else [args.mode]
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
@@ -331,6 +335,19 @@ def run_eval(args: argparse.Namespace) -> int:
             _settings(args).with_overrides(index_dir=index_dir, **overrides), BEIR_PASSAGES
         )
         report = evaluate_beir(open_beir_index(settings, beir, say=say), beir, modes, say=say)
+    elif is_squad(args.data):
+        from rag.evaluate.indexes import eval_settings, open_beir_index
+        from rag.evaluate.questions import load_questions
+        from rag.evaluate.runs import evaluate_questions
+        from rag.evaluate.squad import load_squad
+
+        squad = load_squad(args.data, args.split or "test")
+        extra = load_questions(args.unanswerable, lambda source: "") if args.unanswerable else []
+        questions = squad.questions + [q for q in extra if q.split in (squad.split, "")]
+        index_dir = args.index_dir or Path("index") / f"squad-{squad.name}-{squad.split}"
+        settings = eval_settings(_settings(args).with_overrides(index_dir=index_dir, **overrides), 10)
+        index = open_beir_index(settings, squad, say=say)
+        report = evaluate_questions(index, questions, modes, dataset=f"{args.data.name} ({squad.split})")
     elif args.data.is_file():
         from rag.evaluate.indexes import eval_settings, folder_reader, open_question_index
         from rag.evaluate.questions import load_questions

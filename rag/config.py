@@ -150,19 +150,32 @@ class QuerySettings:
     """hybrid (dense + lexical fused by rank), dense, or lexical."""
     candidates: int = 100
     """How deep each retriever's list goes before fusion."""
-    rrf_k: int = 60
-    """Reciprocal-rank-fusion constant: score = sum(weight / (rrf_k + rank))."""
+    rrf_k: int = 20
+    """Reciprocal-rank-fusion constant: score = sum(weight / (rrf_k + rank)). The fusion weights
+    below and this constant are the best mean over the tuning sets of the 36 tried by
+    `eval/train_ranker.py choose` (docs/evaluation.md); the learned ranker was trained on the
+    candidates of this fusion, so change them together."""
     dense_weight: float = 0.5
-    """Half the lexical weight: the best dev MRR@10 of the fusion settings tried (0.800 against
-    0.740 at 1.0; docs/evaluation.md)."""
     lexical_weight: float = 1.0
-    sentence_weight: float = 0.0
+    sentence_weight: float = 0.5
     """Weight in hybrid fusion of a third list: passages ranked by their best sentence's cosine
-    (needs the sentence vectors of `embed_sentences`; 0 leaves it out). At dense_weight 1.0 a
-    weight of 0.5 raised dev MRR@10 from 0.740 to 0.778; at dense_weight 0.5 it adds nothing
-    (0.7995 against 0.8005), so it is off (docs/evaluation.md)."""
+    (needs the sentence vectors of `embed_sentences`; 0 leaves it out)."""
+    ranker: str = "ranker"
+    """The learned passage ranker of hybrid mode (a model in rag/search/models/, or a .json path;
+    "" keeps plain fusion): a logistic regression over `rag.search.features` that re-scores the
+    first `rerank_depth` fused candidates; trained by `eval/train_ranker.py` on the tuning sets,
+    kept because it beat plain fusion there, cross-validated (docs/evaluation.md). Used only
+    where the index has sentence vectors."""
+    rerank_depth: int = 50
+    """How many fused candidates the learned ranker re-scores."""
+    abstainer: str = "abstain"
+    """The learned abstention model over corpus-relative signals (hybrid with a ranker; "" keeps
+    the cosine threshold `min_confidence`): its probability is the answer's `confidence`, its
+    threshold (calibrated to abstain on <= 5% of each tuning set's answerable questions) the
+    answer's `threshold`."""
     min_confidence: float = 0.32
-    """Below this cosine similarity between the question and the best passage or sentence,
+    """Where no abstainer applies (dense or lexical mode, or an index without sentence vectors):
+    below this cosine similarity between the question and the best passage or sentence,
     the documents are taken not to answer the question (answered: false). Calibrated on the dev
     split of eval/questions.jsonl (`rag eval` prints the calibration; docs/evaluation.md)."""
     highlight_margin: float = 0.04

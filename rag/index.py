@@ -21,9 +21,12 @@ from rag.embed.embedder import Embedder
 from rag.errors import IndexCorruptError, IndexMissingError, QueryError, StaleIndexError
 from rag.ingest.documents import folder_signature
 from rag.search.answer import Answer, build_answer
-from rag.search.followup import HISTORY_WEIGHT, contextualize
+from rag.search.features import FEATURES, QUERY_FEATURES, TermStats
+from rag.search.followup import HISTORY_WEIGHT, contextualize, helps
+from rag.search.probes import PROBES, probe_level
 from rag.search.query import Corpus, Query
-from rag.search.ranking import merge_overlapping, rank, sentence_passages
+from rag.search.ranking import merge_overlapping, rank, sentence_cosines, sentence_passages
+from rag.search.rerank import load_model
 from rag.store import manifest
 from rag.store.build import SENTENCE_VECTORS, build_index, load_embedder
 from rag.store.chunkstore import ChunkStore, DocumentInfo
@@ -63,10 +66,18 @@ class Index:
             )
         self.sentence_vectors = _sentence_vectors(self.build, self.manifest, self.chunks.sentence_count)
         self.corpus = Corpus(self.chunks, self.store, self.lexical, self.sentence_vectors)
+        # The learned ranker reads sentence cosines: an index built without sentence vectors
+        # keeps plain fusion (and the cosine threshold) rather than feed it a stand-in.
+        learned = self.sentence_vectors is not None
+        self.ranker = load_model(query.ranker, FEATURES) if query.ranker and learned else None
+        self.abstainer = (load_model(query.abstainer, QUERY_FEATURES)
+                          if query.abstainer and self.ranker is not None else None)
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._freshness = _Freshness(self.manifest) if check_freshness else None
         self._question_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._probe: float | None = None
+        self._probe_lock = threading.Lock()
         self._cache_lock = threading.Lock()
 
     # -- what is indexed ---------------------------------------------------------------------
@@ -128,25 +139,59 @@ class Index:
         if self._freshness is not None:
             self._freshness.check()
 
+        query = self.query(question, mode, history)
+        sentence_cos = self.sentence_cosines(query)
+        by_sentence = self.sentence_ranking(query, allowed, sentence_cos)
+        probe = self.probe_level() if self.abstainer is not None and mode == "hybrid" else 0.0
+        ranking = rank(query, self.corpus, settings, allowed, by_sentence, self.ranker, probe, sentence_cos)
+        hits = merge_overlapping(ranking.candidates, self.chunks, k)
+        return build_answer(query, hits, self.corpus, settings, ranking.signals, self.abstainer)
+
+    def probe_level(self) -> float:
+        """The mean best cosine of generic probe questions in this corpus (`rag.search.probes`),
+        computed once per open index, on the first question that needs it (one encoder call)."""
+        with self._probe_lock:
+            if self._probe is None:
+                vectors = self.embedder.embed(list(PROBES))
+                self._probe = probe_level(vectors, lambda v, k: self.store.search(v, k))
+            return self._probe
+
+    def query(self, question: str, mode: str, history: Sequence[str] = ()) -> Query:
+        """The question as it will be searched: its vector and terms, the history folded in when
+        the question does not stand on its own (see `rag.search.followup`)."""
         terms = self.lexical.query_tokens(question)
         context = contextualize(question, history, len(set(terms)))
         if context.uses_history:
             vectors = self._embed_questions([question, context.context])
+            missing = TermStats(self.corpus, terms).missing()
+            if not helps(vectors[0], vectors[1], context, missing):
+                return Query(question, vectors[0], tuple(terms), mode, False)
             query_vector = vectors[0] + HISTORY_WEIGHT * vectors[1]
             query_vector /= np.linalg.norm(query_vector)
             terms = terms + [t for t in self.lexical.query_tokens(context.context) if t not in terms]
         else:
             query_vector = self._embed_questions([question])[0]
+        return Query(question, query_vector, tuple(terms), mode, context.uses_history)
 
-        query = Query(question, query_vector, tuple(terms), mode, context.uses_history)
-        by_sentence = None
-        if mode == "hybrid" and settings.sentence_weight > 0 and self.sentence_vectors is not None:
-            by_sentence = sentence_passages(
-                query_vector, self.sentence_vectors, self.corpus.sentence_chunks, settings.candidates, allowed
-            )
-        candidates = rank(query, self.corpus, settings, allowed, by_sentence)
-        hits = merge_overlapping(candidates, self.chunks, k)
-        return build_answer(query, hits, self.corpus, settings)
+    def sentence_cosines(self, query: Query) -> np.ndarray | None:
+        """The query's cosine with every sentence, when hybrid ranking reads them (the sentence
+        list and the ranker's features share this one product)."""
+        settings = self.settings.query
+        wanted = settings.sentence_weight > 0 or self.ranker is not None
+        if query.mode != "hybrid" or not wanted or self.sentence_vectors is None:
+            return None
+        return sentence_cosines(query.vector, self.sentence_vectors)
+
+    def sentence_ranking(self, query: Query, allowed: np.ndarray | None,
+                         cosines: np.ndarray | None = None) -> list[int] | None:
+        """Passages ranked by their best sentence: a third fusion list and a ranker feature."""
+        cosines = self.sentence_cosines(query) if cosines is None else cosines
+        if cosines is None:
+            return None
+        return sentence_passages(
+            query.vector, self.sentence_vectors, self.corpus.sentence_chunks,
+            self.settings.query.candidates, allowed, cosines,
+        )
 
     def _embed_questions(self, texts: list[str]) -> np.ndarray:
         """Question vectors, from a small per-index LRU cache when the same text was asked lately

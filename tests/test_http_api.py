@@ -72,7 +72,9 @@ def test_only_indexed_documents_can_be_read(client, path):
 def test_ask_returns_the_core_answer_as_json(client):
     body = client.post("/api/ask", json={"question": "banana", "k": 2}).json()
     assert body == client.index.ask("banana", k=2).to_dict()
-    assert body["passages"][0]["source"] == "fruit.txt"
+    # Both documents hold the only query term; which ranks first is the ranker's call.
+    assert {p["source"] for p in body["passages"]} == {"fruit.txt", HOSTILE}
+    assert "banana" in body["passages"][0]["text"].lower()
 
 
 def test_fields_added_to_the_core_json_reach_the_api(client, monkeypatch):

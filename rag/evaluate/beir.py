@@ -100,3 +100,24 @@ def _qrels(path: Path) -> dict[str, dict[str, int]]:
 
 def _natural(text: str):
     return (0, int(text), "") if text.isdigit() else (1, 0, text)
+
+
+def slice_beir(beir: BeirSet, every: int = 4, distractors: int = 2000) -> BeirSet:
+    """A smaller, deterministic benchmark for tuning: every `every`-th query (natural id order),
+    the documents judged for them, and the first `distractors` other documents by sha256 of
+    their id. Its name says how it was cut, so its index lives in its own folder."""
+    import hashlib
+
+    ids = sorted(beir.queries, key=_natural)[::every]
+    judged = {d for q in ids for d in beir.qrels[q]}
+    others = sorted((d for d in beir.documents.documents if d.source not in judged),
+                    key=lambda d: hashlib.sha256(d.source.encode()).hexdigest())[:distractors]
+    keep = [d for d in beir.documents.documents if d.source in judged] + others
+    keep.sort(key=lambda d: _natural(d.source))
+    return BeirSet(
+        name=f"{beir.name}-{beir.split}-every{every}-d{distractors}",
+        split=beir.split,
+        documents=LoadResult(keep, [], {d.source: d.sha256 for d in keep}),
+        queries={q: beir.queries[q] for q in ids},
+        qrels={q: beir.qrels[q] for q in ids},
+    )

@@ -4,7 +4,8 @@
      "kind": "fact", "split": "dev", "history": ["an earlier question"]}
 
 `answers: []` marks a question the documents cannot answer. Each answer's `text` must occur
-verbatim in its `file`; it becomes character spans there, so judgements do not depend on how the
+verbatim in its `file`; it becomes character spans there (every occurrence, or only the one at
+`start` when an answer gives that character offset), so judgements do not depend on how the
 documents are chunked. `kind`, `split` and `history` are optional.
 """
 
@@ -100,7 +101,18 @@ def _parse(line: str, where: str, number: int, read_source: Callable[[str], str]
             raise EvalDataError(
                 f"{where}: the answer file {answer['file']!r} is not an indexed document"
             ) from None
-        found = _occurrences(text, answer["text"])
+        start = answer.get("start")
+        if start is not None:
+            if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+                raise EvalDataError(f"{where}: an answer's 'start' must be a character offset (>= 0)")
+            if text[start : start + len(answer["text"])] != answer["text"]:
+                raise EvalDataError(
+                    f"{where}: the answer text {answer['text'][:60]!r} is not at offset {start} of "
+                    f"{answer['file']}"
+                )
+            found = [start]
+        else:
+            found = _occurrences(text, answer["text"])
         if not found:
             raise EvalDataError(
                 f"{where}: the answer text {answer['text'][:60]!r} is not found in "

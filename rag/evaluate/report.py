@@ -11,7 +11,8 @@ _COLUMNS = {
     "questions": [
         ("recall@1", "R@1"), ("recall@3", "R@3"), ("recall@5", "R@5"), ("recall@10", "R@10"),
         ("mrr@10", "MRR@10"), ("ndcg@10", "nDCG@10"), ("highlight_hit", "hl-hit"),
-        ("abstained_unanswerable", "abst-unans"), ("abstained_answerable", "abst-ans"),
+        ("abstained_unanswerable", "abst-unans"), ("abstained_offtopic", "abst-off"),
+        ("abstained_neartopic", "abst-near"), ("abstained_answerable", "abst-ans"),
         ("followup_recall@5", "fu-R@5"), ("followup_recall@5_no_history", "fu-R@5-nohist"),
         ("passage_chars", "chars"), ("latency_p50_ms", "p50ms"), ("latency_p95_ms", "p95ms"),
     ],

@@ -239,6 +239,10 @@ def summarize(
         result["highlight_hit"] = _mean([o.highlight_hit for o in answerable])
         result["abstained_unanswerable"] = _mean([not o.answered for o in unanswerable])
         result["abstained_answerable"] = _mean([not o.answered for o in answerable])
+        for kind in ("offtopic", "neartopic"):  # abstention per kind of unanswerable question
+            group = [not o.answered for o in unanswerable if o.kind == kind]
+            if group:
+                result[f"abstained_{kind}"] = _mean(group)
         followups = [o for o in answerable if o.history]
         if followups:
             for k in (1, 5):

@@ -7,18 +7,23 @@ Nothing here writes text about the documents: every string shown is a slice of a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from rag.config import QuerySettings
+from rag.search.answer_type import expected_type, holds
 from rag.search.query import Corpus, Query
 from rag.search.ranking import Hit
+from rag.search.rerank import LinearModel
 from rag.store.chunkstore import StoredSentence
 
 LEXICAL_BONUS = 0.15
 """Weight of the share of question terms a sentence contains, added to its cosine when
 choosing highlights (names and numbers matter more than embeddings alone show)."""
+ANSWER_TYPE_BONUS = 0.1
+"""Added to a sentence's highlight score when it holds the kind of answer asked for (a date for
+"when", a number for "how many", a name for "who"; `rag.search.answer_type`)."""
 
 
 @dataclass(frozen=True)
@@ -99,8 +104,16 @@ def _evidence_dict(evidence: Evidence | None) -> dict[str, float] | None:
     return {"rank": evidence.rank, "score": round(evidence.score, 6)}
 
 
-def build_answer(query: Query, hits: Sequence[Hit], corpus: Corpus, settings: QuerySettings) -> Answer:
-    """Read each hit's text, choose its highlights, and decide whether the question is answered."""
+def build_answer(
+    query: Query, hits: Sequence[Hit], corpus: Corpus, settings: QuerySettings,
+    signals: Mapping[int, np.ndarray] | None = None, abstainer: LinearModel | None = None,
+) -> Answer:
+    """Read each hit's text, choose its highlights, and decide whether the question is answered.
+
+    With an `abstainer` and the ranker's per-candidate `signals` (hybrid mode with a learned
+    ranker), a passage's confidence is the abstainer's calibrated probability that it answers,
+    and `threshold` is the abstainer's; otherwise confidence is the best cosine, against
+    `min_confidence`. No passage is more confident than the best one."""
     chunks = corpus.chunks
     texts = chunks.span_texts([(h.doc, h.start, h.end) for h in hits])
     per_hit = [
@@ -113,14 +126,23 @@ def build_answer(query: Query, hits: Sequence[Hit], corpus: Corpus, settings: Qu
          for hit, text, sentences in zip(hits, texts, per_hit) for s in sentences]
     ))
     query_terms = set(query.terms)
+    kind = expected_type(query.text)
+    calibrated = abstainer is not None and signals is not None and abstainer.threshold is not None
+    threshold = float(abstainer.threshold) if calibrated else settings.min_confidence
     passages = []
     for rank, (hit, text, sentences) in enumerate(zip(hits, texts, per_hit), start=1):
         passage_cos = float(np.max(corpus.vectors.vectors(np.array(hit.chunk_ids)) @ query.vector))
         terms = [next(all_terms) for _ in sentences]
+        shapes = [holds(kind, text[x.start - hit.start : x.end - hit.start]) for x in sentences]
         highlights, sentence_cos = _highlights(
-            sentences, terms, query.vector, query_terms, corpus.sentence_vectors, settings
+            sentences, terms, query.vector, query_terms, corpus.sentence_vectors, settings, shapes
         )
         confidence = max(passage_cos, sentence_cos)
+        if calibrated:
+            row = signals.get(hit.best.id)
+            confidence = float(abstainer.probability(row)[0]) if row is not None else 0.0
+            if passages:
+                confidence = min(confidence, passages[0].confidence)
         best = hit.best
         passages.append(
             Passage(
@@ -133,7 +155,7 @@ def build_answer(query: Query, hits: Sequence[Hit], corpus: Corpus, settings: Qu
                 text=text,
                 score=best.score,
                 confidence=confidence,
-                low_confidence=confidence < settings.min_confidence,
+                low_confidence=confidence < threshold,
                 highlights=highlights,
                 dense=Evidence(best.dense_rank, best.dense_score) if best.dense_rank else None,
                 lexical=Evidence(best.lexical_rank, best.lexical_score) if best.lexical_rank else None,
@@ -142,12 +164,12 @@ def build_answer(query: Query, hits: Sequence[Hit], corpus: Corpus, settings: Qu
     confidence = max((p.confidence for p in passages), default=0.0)
     return Answer(
         question=query.text,
-        answered=bool(passages) and confidence >= settings.min_confidence,
+        answered=bool(passages) and confidence >= threshold,
         confidence=confidence,
         mode=query.mode,
         passages=tuple(passages),
         used_history=query.used_history,
-        threshold=settings.min_confidence,
+        threshold=round(threshold, 4),
     )
 
 
@@ -158,8 +180,11 @@ def _highlights(
     query_terms: set[str],
     sentence_vectors: np.ndarray | None,
     settings: QuerySettings,
+    shapes: Sequence[bool] = (),
 ) -> tuple[tuple[tuple[int, int], ...], float]:
-    """The supporting sentences (best first, at most max_highlights) and the best one's cosine."""
+    """The supporting sentences (best first, at most max_highlights) and the best one's cosine.
+    `shapes` marks the sentences that hold the kind of answer the question asks for (a date,
+    a number, a name): they gain ANSWER_TYPE_BONUS."""
     if not sentences:
         return (), -1.0
     if sentence_vectors is not None:
@@ -175,6 +200,8 @@ def _highlights(
         dtype=np.float32,
     )
     scores = cosines + LEXICAL_BONUS * overlap
+    if len(shapes) == len(scores):
+        scores = scores + ANSWER_TYPE_BONUS * np.array(shapes, dtype=np.float32)
     order = sorted(range(len(sentences)), key=lambda i: (-scores[i], sentences[i].start))
     best = scores[order[0]]
     chosen = [i for i in order if scores[i] >= best - settings.highlight_margin]

@@ -21,25 +21,36 @@ MIN_STANDALONE_TERMS = 4
 """A question with fewer content terms than this is treated as needing context."""
 
 
+NEW_TOPIC_MISSING = 0.5
+"""A question that leans on nothing but its shortness, and whose own terms are mostly (by IDF
+mass) absent from the corpus, starts a new topic ("best pizza recipe" after questions about a
+war): the history is not used."""
+MIN_HISTORY_COSINE = 0.05
+"""Below this cosine between the question and the previous one, the history is not used."""
+
+
 @dataclass(frozen=True)
 class QueryContext:
     """What to retrieve with: the question itself, plus earlier turns when it needs them."""
 
     question: str
     context: str | None
+    reason: str = ""
+    """Why the history was considered: "reference" (a pronoun, "and ...") or "short"."""
 
     @property
     def uses_history(self) -> bool:
         return self.context is not None
 
 
+def refers_back(question: str) -> bool:
+    """True when a question points at what came before (a pronoun, 'and ...', 'what about')."""
+    return bool(_CONTINUATION.search(question) or _ANAPHORA.search(question))
+
+
 def needs_context(question: str, content_terms: int) -> bool:
     """True when a question leans on what came before (pronouns, 'and ...', very short)."""
-    return bool(
-        _CONTINUATION.search(question)
-        or _ANAPHORA.search(question)
-        or content_terms < MIN_STANDALONE_TERMS
-    )
+    return refers_back(question) or content_terms < MIN_STANDALONE_TERMS
 
 
 def contextualize(question: str, history: Sequence[str], content_terms: int) -> QueryContext:
@@ -47,4 +58,14 @@ def contextualize(question: str, history: Sequence[str], content_terms: int) -> 
     previous = [h.strip() for h in history if h and h.strip()]
     if not previous or not needs_context(question, content_terms):
         return QueryContext(question, None)
-    return QueryContext(question, previous[-1])
+    return QueryContext(question, previous[-1], "reference" if refers_back(question) else "short")
+
+
+def helps(question_vector, history_vector, context: QueryContext, missing: float = 0.0) -> bool:
+    """Whether the history should join the query: not when the question is only short and its
+    own terms are mostly unknown to the corpus (a new topic), nor when it is unrelated to the
+    previous question (cosine below MIN_HISTORY_COSINE). `missing`: the share of the question's
+    IDF mass in terms no passage holds."""
+    if context.reason == "short" and missing >= NEW_TOPIC_MISSING:
+        return False
+    return float(question_vector @ history_vector) >= MIN_HISTORY_COSINE

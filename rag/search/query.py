@@ -45,6 +45,25 @@ class Corpus:
         """Which passages hold each sentence; read from the chunk store on first use."""
         return self.chunks.sentence_chunks()
 
+    @cached_property
+    def chunk_sentences(self) -> Sequence[tuple[int, ...]]:
+        """Which sentences each passage holds (the inverse of `sentence_chunks`)."""
+        members: list[list[int]] = [[] for _ in range(self.chunks.chunk_count)]
+        for sentence, holders in enumerate(self.sentence_chunks):
+            for chunk in holders:
+                members[chunk].append(sentence)
+        return [tuple(m) for m in members]
+
+    @cached_property
+    def chunk_sentence_matrix(self) -> np.ndarray:
+        """`chunk_sentences` as one (passages, most sentences in a passage) int64 array, -1 padded."""
+        members = self.chunk_sentences
+        width = max((len(m) for m in members), default=0)
+        matrix = np.full((len(members), width), -1, dtype=np.int64)
+        for row, m in enumerate(members):
+            matrix[row, : len(m)] = m
+        return matrix
+
     def sentence_terms(self, texts: Sequence[str]) -> list[set[str]]:
         """The lexical term set of each text (remembered: the same sentences recur across queries)."""
         return self.lexical.terms.sets(texts)

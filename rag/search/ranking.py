@@ -12,8 +12,10 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from rag.config import QuerySettings
+from rag.search.features import Lists, TermStats, candidate_features, head_features, query_features
 from rag.search.fusion import reciprocal_rank_fusion
 from rag.search.query import Corpus, Query
+from rag.search.rerank import LinearModel
 from rag.store.chunkstore import ChunkStore, StoredChunk
 
 
@@ -43,16 +45,25 @@ class Hit:
     best: Candidate
 
 
-def rank(
+class Ranking(NamedTuple):
+    """The candidates of one query, best first, and (hybrid with a learned ranker) the
+    query-level signals of `features.query_features` that abstention reads."""
+
+    candidates: Iterator[Candidate]
+    signals: dict[int, np.ndarray] | None = None
+    """Candidate id -> its row of `features.QUERY_FEATURES` (the re-scored candidates only)."""
+
+
+def retrieve(
     query: Query,
     corpus: Corpus,
     settings: QuerySettings,
     allowed: np.ndarray | None = None,
     sentence_ranking: Sequence[int] | None = None,
-) -> Iterator[Candidate]:
-    """All candidates of the query's mode, best first, made as they are consumed (a query reads
-    about k of up to 2 x `candidates`). In hybrid mode `sentence_ranking` (passages ranked by
-    their best sentence, see `sentence_passages`) joins the fusion as a third list."""
+    sentence_cos: np.ndarray | None = None,
+) -> Lists:
+    """Each retriever's list for the query's mode: id -> (rank, score), `candidates` deep
+    (`sentence_cos`, the query's cosine with every sentence, travels along for the features)."""
     mode = query.mode
     depth = settings.candidates
     dense: dict[int, tuple[int, float]] = {}
@@ -64,22 +75,67 @@ def rank(
     if mode in ("lexical", "hybrid"):
         scores, ids = corpus.lexical.search(list(query.terms), depth, allowed)
         lexical_hits = {int(i): (r, float(s)) for r, (i, s) in enumerate(zip(ids, scores), start=1)}
+    by_sentence = {int(i): (r, 0.0) for r, i in enumerate(sentence_ranking or (), start=1)}
+    return Lists(dense, lexical_hits, by_sentence, depth, sentence_cos)
 
-    if mode == "dense":
-        ordered = [(i, s) for i, (_, s) in dense.items()]
-    elif mode == "lexical":
-        ordered = [(i, s) for i, (_, s) in lexical_hits.items()]
+
+def fuse(lists: Lists, settings: QuerySettings) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion of the three lists with the settings' weights."""
+    return reciprocal_rank_fusion(
+        {"dense": list(lists.dense), "lexical": list(lists.lexical), "sentence": list(lists.sentence)},
+        {"dense": settings.dense_weight, "lexical": settings.lexical_weight,
+         "sentence": settings.sentence_weight},
+        k=settings.rrf_k,
+    )
+
+
+def rank(
+    query: Query,
+    corpus: Corpus,
+    settings: QuerySettings,
+    allowed: np.ndarray | None = None,
+    sentence_ranking: Sequence[int] | None = None,
+    ranker: LinearModel | None = None,
+    probe: float = 0.0,
+    sentence_cos: np.ndarray | None = None,
+) -> Ranking:
+    """All candidates of the query's mode, best first, made as they are consumed (a query reads
+    about k of up to 2 x `candidates`). In hybrid mode `sentence_ranking` (passages ranked by
+    their best sentence, see `sentence_passages`) joins the fusion as a third list, and a learned
+    `ranker` re-scores the first `rerank_depth` fused candidates from their features (`probe`:
+    the corpus' probe level, see `rag.search.probes`, for the abstention signals)."""
+    lists = retrieve(query, corpus, settings, allowed, sentence_ranking, sentence_cos)
+    signals = None
+    if query.mode == "dense":
+        ordered = [(i, s) for i, (_, s) in lists.dense.items()]
+    elif query.mode == "lexical":
+        ordered = [(i, s) for i, (_, s) in lists.lexical.items()]
     else:
-        ordered = reciprocal_rank_fusion(
-            {"dense": list(dense), "lexical": list(lexical_hits), "sentence": sentence_ranking or []},
-            {"dense": settings.dense_weight, "lexical": settings.lexical_weight,
-             "sentence": settings.sentence_weight},
-            k=settings.rrf_k,
-        )
+        ordered = fuse(lists, settings)
+        if ranker is not None and ordered:
+            ordered, signals = _rerank(query, corpus, lists, ordered, settings.rerank_depth, ranker, probe)
     none = (None, None)
-    return (
+    dense, lexical_hits = lists.dense, lists.lexical
+    candidates = (
         Candidate(i, score, *dense.get(i, none), *lexical_hits.get(i, none)) for i, score in ordered
     )
+    return Ranking(candidates, signals)
+
+
+def _rerank(query: Query, corpus: Corpus, lists: Lists, ordered: list[tuple[int, float]],
+            depth: int, ranker: LinearModel, probe: float) -> tuple[list[tuple[int, float]], dict[int, np.ndarray]]:
+    """The first `depth` fused candidates ordered by the learned score (ties by id), the rest
+    after them in fused order with scores below the lowest learned one."""
+    head = [i for i, _ in ordered[:depth]]
+    terms = TermStats(corpus, query.terms)
+    rows = head_features(candidate_features(query, corpus, lists, head, terms))
+    learned = ranker.score(rows)
+    order = sorted(range(len(head)), key=lambda n: (-learned[n], head[n]))
+    floor = float(learned.min()) - 1.0
+    ranked = [(head[n], float(learned[n])) for n in order]
+    ranked += [(i, floor - r * 1e-6) for r, (i, _) in enumerate(ordered[depth:], start=1)]
+    signals = query_features(lists, rows[order], learned[order], terms, probe)
+    return ranked, {head[n]: signals[at] for at, n in enumerate(order)}
 
 
 def sentence_passages(
@@ -88,12 +144,34 @@ def sentence_passages(
     sentence_chunks: Sequence[Sequence[int]],
     depth: int,
     allowed: np.ndarray | None = None,
+    scores: np.ndarray | None = None,
 ) -> list[int]:
     """Passage ids ranked by the cosine of their best sentence with the query (the stored
     sentence vectors): a passage whose one sentence answers the question ranks by that sentence,
-    not by the average of everything else it holds."""
-    scores = sentence_vectors.astype(np.float32) @ query_vector.astype(np.float32)
-    order = np.lexsort((np.arange(len(scores)), -scores))  # best first, ties by sentence id
+    not by the average of everything else it holds. `scores`: those cosines, if computed."""
+    if scores is None:
+        scores = sentence_cosines(query_vector, sentence_vectors)
+    ranked = _sentence_walk(scores, sentence_chunks, depth, allowed, limit=min(len(scores), 8 * depth))
+    if len(ranked) < depth and len(scores) > 8 * depth:
+        ranked = _sentence_walk(scores, sentence_chunks, depth, allowed, limit=len(scores))
+    return ranked
+
+
+def sentence_cosines(query_vector: np.ndarray, sentence_vectors: np.ndarray) -> np.ndarray:
+    """The query's cosine with every stored sentence (float32)."""
+    return sentence_vectors.astype(np.float32) @ query_vector.astype(np.float32)
+
+
+def _sentence_walk(scores, sentence_chunks, depth, allowed, limit):
+    """Passages in the order of their best sentence among the `limit` best sentences (a partial
+    sort: the best `limit` are found in linear time, then sorted, ties by sentence id)."""
+    if limit < len(scores):
+        top = np.argpartition(-scores, limit - 1)[:limit]
+        kth = scores[top].min()
+        top = np.union1d(top, np.flatnonzero(scores == kth))  # keep every tie at the cut
+    else:
+        top = np.arange(len(scores))
+    order = top[np.lexsort((top, -scores[top]))]  # best first, ties by sentence id
     keep = None if allowed is None else set(int(i) for i in allowed)
     ranked: list[int] = []
     seen: set[int] = set()

@@ -1,0 +1,352 @@
+"""Choose the hybrid ranking and train its learned parts on the TUNING sets only, by the rule in
+docs/evaluation.md; writes rag/search/models/ranker.json and abstain.json (byte for byte the same
+on the same indexes).
+
+    python eval/train_ranker.py extract   # features of every candidate of every tuning question -> $RAG_TRAIN_DIR
+    python eval/train_ranker.py choose    # RRF grid and the learned ranker, cross-validated; prints the tables
+    python eval/train_ranker.py write     # fits the chosen ranker and the abstainer on all tuning data
+
+Tuning sets: eval/questions.jsonl over seeds/ (index/), the COVID-QA tuning half with
+eval/covid-unanswerable.jsonl's tuning questions (index/squad-200423_covidQA-tuning), and the
+SciFact train slice (index/beir-scifact); all three indexes built with
+sentence vectors (eval/build_tuning.py; extract the slice before building the full SciFact corpus into that folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rag.config import Settings  # noqa: E402
+from rag.search.features import (  # noqa: E402
+    FEATURES, QUERY_FEATURES, Lists, TermStats, candidate_features, head_features, query_features,
+)
+from rag.search.ranking import fuse, retrieve, sentence_passages  # noqa: E402
+from rag.search.rerank import MODELS, LinearModel  # noqa: E402
+
+OUT = Path(os.environ.get("RAG_TRAIN_DIR", "/tmp/rag-train"))
+COVID = Path(os.environ.get("RAG_COVID", ROOT.parent / "shared/bench-data/covid-qa/200423_covidQA.json"))
+SCIFACT = Path(os.environ.get("RAG_SCIFACT", ROOT.parent / "shared/bench-data/scifact"))
+DEPTH = 100
+RERANK = 50
+FOLDS = 5
+MAX_FALSE_ABSTENTION = 0.05
+NO_SENTENCES = {"scifact-train"}
+"""Sets indexed without sentence vectors: the learned ranker and abstainer are not used on such
+an index (Index keeps plain fusion there), so these sets choose only the fusion weights."""
+GRID = [dict(dense_weight=d, lexical_weight=l, sentence_weight=s, rrf_k=k)
+        for d, l, s, k in itertools.product((0.5, 1.0, 1.5), (0.5, 1.0), (0.0, 0.5, 1.0), (20, 60))]
+
+
+# -- the tuning sets ------------------------------------------------------------------------------
+
+
+def tuning_sets(names=("seeds-v1", "covid-tuning", "scifact-train")):
+    """(name, index, questions) with questions as (id, text, history, judge) where judge maps a
+    list of candidate ids to relevance labels, or None for an unanswerable question."""
+    from rag.evaluate.beir import load_beir, slice_beir
+    from rag.evaluate.indexes import eval_settings, open_beir_index, open_question_index, source_reader
+    from rag.evaluate.questions import load_questions
+    from rag.evaluate.squad import load_squad
+    from rag.store.build import load_embedder
+
+    embedder = load_embedder(Settings())
+    if "seeds-v1" in names:
+        yield from _seeds(embedder, eval_settings, open_question_index, load_questions, source_reader)
+    if "covid-tuning" in names:
+        yield from _covid(embedder, eval_settings, open_beir_index, load_questions, load_squad)
+    if "scifact-train" in names:
+        yield from _scifact(embedder, eval_settings, open_beir_index, load_beir, slice_beir)
+
+
+def _seeds(embedder, eval_settings, open_question_index, load_questions, source_reader):
+    seeds = open_question_index(eval_settings(Settings.from_env(environ={}, index_dir=ROOT / "index"), 10),
+                                embedder=embedder)
+    ours = load_questions(ROOT / "eval" / "questions.jsonl", source_reader(seeds))
+    yield "seeds-v1", seeds, [(q.id, q.question, q.history, _span_judge(seeds, q.answers)) for q in ours]
+
+
+def _covid(embedder, eval_settings, open_beir_index, load_questions, load_squad):
+    covid = load_squad(COVID, "tuning")
+    extra = [q for q in load_questions(ROOT / "eval" / "covid-unanswerable.jsonl", lambda s: "")
+             if q.split == "tuning"]
+    index = open_beir_index(eval_settings(Settings.from_env(
+        environ={}, index_dir=ROOT / "index" / "squad-200423_covidQA-tuning"), 10), covid, embedder)
+    yield "covid-tuning", index, [(q.id, q.question, q.history, _span_judge(index, q.answers))
+                                  for q in covid.questions + extra]
+
+
+def _scifact(embedder, eval_settings, open_beir_index, load_beir, slice_beir):
+    scifact = slice_beir(load_beir(SCIFACT, "train"))
+    index = open_beir_index(eval_settings(Settings.from_env(
+        environ={}, index_dir=ROOT / "index" / "beir-scifact", embed_sentences=False), 300), scifact, embedder)
+    yield "scifact-train", index, [(q, text, (), _doc_judge(index, scifact.qrels[q]))
+                                   for q, text in scifact.queries.items()]
+
+
+def _span_judge(index, answers):
+    if not answers:
+        return None
+
+    def judge(ids):
+        stored = index.chunks.chunks([int(i) for i in ids])
+        return np.array([any(a.source == s.chunk.source and s.chunk.start <= a.start and a.end <= s.chunk.end
+                             for a in answers) for s in stored], dtype=np.int8)
+    return judge
+
+
+def _doc_judge(index, relevant):
+    def judge(ids):
+        return np.array([s.chunk.source in relevant for s in index.chunks.chunks([int(i) for i in ids])],
+                        dtype=np.int8)
+    judge.relevant = len(relevant)
+    return judge
+
+
+# -- extraction -----------------------------------------------------------------------------------
+
+
+def extract(*names) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, index, questions in tuning_sets(names or ("seeds-v1", "covid-tuning", "scifact-train")):
+        settings = index.settings.query
+        rows = []
+        for qid, text, history, judge in questions:
+            query = index.query(text, "hybrid", history)
+            by_sentence = sentence_passages(query.vector, index.sentence_vectors, index.corpus.sentence_chunks,
+                                            DEPTH, None) if index.sentence_vectors is not None else None
+            lists = retrieve(query, index.corpus, _depth(settings), None, by_sentence)
+            ids = sorted(set(lists.dense) | set(lists.lexical) | set(lists.sentence))
+            terms = TermStats(index.corpus, query.terms)
+            features = candidate_features(query, index.corpus, lists, ids, terms)
+            ranks = np.array([[table.get(i, (DEPTH + 1,))[0] for table in (lists.dense, lists.lexical, lists.sentence)]
+                              for i in ids], dtype=np.int32)
+            docs = [s.chunk.source for s in index.chunks.chunks(ids)]
+            dense_scores = np.array([s for _, s in lists.dense.values()], dtype=np.float32)
+            rows.append(dict(id=qid, ids=np.array(ids), features=features, ranks=ranks, docs=docs,
+                             labels=None if judge is None else judge(ids),
+                             relevant=getattr(judge, "relevant", 1) if judge else 0,
+                             dense_scores=dense_scores, missing=terms.missing()))
+        levels = json.loads((OUT / "probes.json").read_text()) if (OUT / "probes.json").exists() else {}
+        levels[name] = index.probe_level()
+        (OUT / "probes.json").write_text(json.dumps(levels, sort_keys=True))
+        with open(OUT / f"{name}.pkl", "wb") as handle:
+            import pickle
+            pickle.dump(rows, handle)
+        print(f"{name}: {len(rows)} questions, {sum(len(r['ids']) for r in rows)} candidates", flush=True)
+
+
+def _depth(settings):
+    from dataclasses import replace
+    return replace(settings, candidates=DEPTH)
+
+
+def load() -> dict[str, list[dict]]:
+    import pickle
+    return {p.stem: pickle.load(open(p, "rb")) for p in sorted(OUT.glob("*.pkl"))}
+
+
+# -- scoring a ranking ----------------------------------------------------------------------------
+
+
+def rrf_scores(ranks: np.ndarray, p: dict) -> np.ndarray:
+    weights = np.array([p["dense_weight"], p["lexical_weight"], p["sentence_weight"]])
+    present = ranks <= DEPTH
+    return (present * weights / (p["rrf_k"] + ranks)).sum(axis=1)
+
+
+def order_of(scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    return np.lexsort((ids, -scores))
+
+
+def quality(row: dict, order: np.ndarray) -> float:
+    """Mean of nDCG@10 and R@5 (first relevant passage), or for documents nDCG@10 and R@10."""
+    labels = row["labels"][order]
+    if row["relevant"] > 1 or row.get("docs_level"):
+        seen, gains = [], []
+        for n in order:
+            doc = row["docs"][n]
+            if doc not in seen:
+                seen.append(doc)
+                gains.append(int(row["labels"][n]))
+            if len(seen) == 10:
+                break
+        dcg = sum(g / np.log2(r + 2) for r, g in enumerate(gains))
+        ideal = sum(1 / np.log2(r + 2) for r in range(min(row["relevant"], 10)))
+        return (dcg / ideal + sum(gains) / row["relevant"]) / 2
+    hits = np.flatnonzero(labels)
+    if not len(hits):
+        return 0.0
+    r = hits[0] + 1
+    return ((1 / np.log2(r + 1) if r <= 10 else 0.0) + (r <= 5)) / 2
+
+
+def answerable(rows):
+    return [r for r in rows if r["labels"] is not None]
+
+
+def fold(name: str, qid: str) -> int:
+    return int(hashlib.sha256(f"{name}:{qid}".encode()).hexdigest(), 16) % FOLDS
+
+
+def reranked(row, base: dict, model: LinearModel | None):
+    """Candidate order: chosen RRF, the first RERANK re-scored by `model`; and the learned scores."""
+    order = order_of(rrf_scores(row["ranks"], base), row["ids"])
+    if model is None:
+        return order, None
+    head = order[:RERANK]
+    learned = model.score(head_features(row["features"][head]))
+    inner = np.lexsort((row["ids"][head], -learned))
+    return np.concatenate([head[inner], order[RERANK:]]), learned[inner]
+
+
+def fit(data: dict, base: dict, keep=lambda name, row: True) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    xs, ys, ws = [], [], []
+    for name, rows in data.items():
+        if name in NO_SENTENCES:
+            continue
+        chosen = [r for r in answerable(rows) if keep(name, r)]
+        for row in chosen:
+            head = order_of(rrf_scores(row["ranks"], base), row["ids"])[:RERANK]
+            xs.append(head_features(row["features"][head]))
+            ys.append(row["labels"][head])
+            ws.append(np.full(len(head), 1.0 / (len(chosen) * len(head))))
+    x, y, w = np.vstack(xs).astype(np.float64), np.concatenate(ys), np.concatenate(ws)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    clf = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced")
+    clf.fit((x - mean) / scale, y, sample_weight=w * len(w))
+    return LinearModel("ranker", FEATURES, mean, scale, clf.coef_[0], float(clf.intercept_[0]))
+
+
+def mean_quality(data, base, model_for=lambda name, row: None):
+    per = {}
+    for name, rows in data.items():
+        per[name] = float(np.mean([quality(r, reranked(r, base, model_for(name, r))[0]) for r in answerable(rows)]))
+    return float(np.mean(list(per.values()))), per
+
+
+def choose() -> dict:
+    data = load()
+    for row in data.get("scifact-train", []):
+        row["docs_level"] = True
+    print("| candidate | " + " | ".join(data) + " | mean |\n|---|" + "---|" * (len(data) + 1))
+    results = []
+    for p in GRID:
+        mean, per = mean_quality(data, p)
+        results.append((mean, p))
+        label = ", ".join(f"{k}={v}" for k, v in p.items())
+        print(f"| RRF {label} | " + " | ".join(f"{per[n]:.4f}" for n in data) + f" | {mean:.4f} |", flush=True)
+    best_mean = max(m for m, _ in results)
+    near = [(m, p) for m, p in results if m >= best_mean - 0.002]
+    # within 0.002 of the best, the simpler wins: no third list, then the usual rrf_k 60
+    base = min(near, key=lambda mp: (mp[1]["sentence_weight"] > 0, mp[1]["rrf_k"] != 60, -mp[0]))[1]
+    base_mean = mean_quality(data, base)
+    folds = {f: fit(data, base, keep=lambda name, row, f=f: fold(name, row["id"]) != f) for f in range(FOLDS)}
+    cv_mean, cv_per = mean_quality(
+        data, base, lambda name, row: None if name in NO_SENTENCES else folds[fold(name, row["id"])])
+    print(f"| chosen RRF {base} | " + " | ".join(f"{base_mean[1][n]:.4f}" for n in data) + f" | {base_mean[0]:.4f} |")
+    print(f"| learned ranker (5-fold CV) on it | " + " | ".join(f"{cv_per[n]:.4f}" for n in data) + f" | {cv_mean:.4f} |")
+    chosen = {"rrf": base, "learned": cv_mean > base_mean[0] + 0.002,
+              "rrf_mean": round(base_mean[0], 4), "cv_mean": round(cv_mean, 4)}
+    print(json.dumps(chosen))
+    (OUT / "choice.json").write_text(json.dumps(chosen, indent=1) + "\n")
+    return chosen
+
+
+# -- abstention -----------------------------------------------------------------------------------
+
+
+class _Terms:
+    def __init__(self, missing):
+        self._missing = missing
+
+    def missing(self):
+        return self._missing
+
+
+def abstention_rows(data, base, model):
+    """(set, question id, answerable, QUERY_FEATURES of the first candidate) for every question."""
+    probes = json.loads((OUT / "probes.json").read_text())
+    out = []
+    for name, rows in data.items():
+        for row in rows:
+            order, learned = reranked(row, base, model)
+            scores = learned if learned is not None else rrf_scores(row["ranks"], base)[order]
+            lists = Lists({n: (n, float(s)) for n, s in enumerate(row["dense_scores"])}, {}, {}, DEPTH)
+            signals = query_features(lists, head_features(row["features"][order[:RERANK]])[:2], scores[:2],
+                                     _Terms(row["missing"]), probes[name])
+            out.append((name, row["id"], row["labels"] is not None, signals[0]))
+    return out
+
+
+def fit_abstainer(rows) -> LinearModel:
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([r[3] for r in rows], dtype=np.float64)
+    y = np.array([r[2] for r in rows], dtype=np.int8)
+    sets = sorted({r[0] for r in rows})
+    w = np.zeros(len(rows))
+    for name in sets:  # every set and, within it, both classes weigh the same
+        for label in (0, 1):
+            members = [n for n, r in enumerate(rows) if r[0] == name and r[2] == label]
+            for n in members:
+                w[n] = 1.0 / len(members)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    clf = LogisticRegression(C=0.5, max_iter=2000)
+    clf.fit((x - mean) / scale, y, sample_weight=w * len(w) / w.sum())
+    model = LinearModel("abstain", QUERY_FEATURES, mean, scale, clf.coef_[0], float(clf.intercept_[0]))
+    p = model.probability(x)
+    threshold = 1.0
+    for name in sets:  # the highest threshold that abstains on <= 5% of each set's answerable questions
+        pos = np.sort(p[(y == 1) & np.array([r[0] == name for r in rows])])
+        allowed = int(np.floor(MAX_FALSE_ABSTENTION * len(pos)))
+        threshold = min(threshold, float(pos[allowed]) - 1e-6)
+    from dataclasses import replace
+    return replace(model, threshold=round(threshold, 6))
+
+
+def write() -> None:
+    data = load()
+    for row in data.get("scifact-train", []):
+        row["docs_level"] = True
+    chosen = json.loads((OUT / "choice.json").read_text())
+    base = chosen["rrf"]
+    ranker = None
+    if chosen["learned"]:
+        ranker = fit(data, base)
+        ranker = LinearModel("ranker", FEATURES, ranker.mean, ranker.scale, ranker.coef, ranker.intercept,
+                             meta={"rrf": base, "rerank_depth": RERANK, "cv_mean": chosen["cv_mean"],
+                                   "rrf_mean": chosen["rrf_mean"], "trained_on": sorted(set(data) - NO_SENTENCES)})
+        (MODELS / "ranker.json").write_text(ranker.to_json(), encoding="utf-8")
+    rows = abstention_rows({n: r for n, r in data.items() if n not in NO_SENTENCES}, base, ranker)
+    abstainer = fit_abstainer(rows)
+    p = abstainer.probability(np.array([r[3] for r in rows]))
+    report = {}
+    for name in sorted({r[0] for r in rows}):
+        pos = [pp < abstainer.threshold for pp, r in zip(p, rows) if r[0] == name and r[2]]
+        neg = [pp < abstainer.threshold for pp, r in zip(p, rows) if r[0] == name and not r[2]]
+        report[name] = {"abstained_answerable": round(float(np.mean(pos)), 4),
+                        "abstained_unanswerable": round(float(np.mean(neg)), 4) if neg else None}
+    abstainer = LinearModel("abstain", QUERY_FEATURES, abstainer.mean, abstainer.scale, abstainer.coef,
+                            abstainer.intercept, abstainer.threshold, meta={"tuning": report})
+    (MODELS / "abstain.json").write_text(abstainer.to_json(), encoding="utf-8")
+    print(json.dumps(report, indent=1))
+    print("coefficients:", dict(zip(QUERY_FEATURES, np.round(abstainer.coef, 3))))
+    if ranker is not None:
+        print("ranker:", dict(zip(FEATURES, np.round(ranker.coef, 3))))
+
+
+if __name__ == "__main__":
+    {"extract": extract, "choose": choose, "write": write}[sys.argv[1] if len(sys.argv) > 1 else "choose"](
+        *sys.argv[2:])
