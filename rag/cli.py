@@ -89,10 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--watch", action="store_true",
                        help="keep running: rebuild (only new text is embedded) whenever a document changes")
     index.add_argument("--interval", type=float, default=2.0, help="seconds between checks with --watch")
-    index.add_argument("--workers", type=int, default=None, metavar="N",
-                       help="embed on N Ray workers (pip install '.[distributed]'); default: in this process")
-    index.add_argument("--ray-address", default=None, metavar="ADDRESS",
-                       help="embed on this running Ray cluster instead of a local one (RAG_RAY_ADDRESS)")
+    index.add_argument("--workers", type=int, metavar="N", help="embed on N Ray workers (pip install '.[distributed]')")
+    index.add_argument("--ray-address", metavar="ADDRESS", help="embed on this running Ray cluster instead")
     index.set_defaults(run=run_index)
 
     ask = sub.add_parser(
@@ -143,8 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scale-text", type=int, action="append", default=[], metavar="N",
                        help="also build and time the BM25 index and chunk store of N synthetic passages")
     bench.add_argument("--milvus", type=int, action="append", default=[], metavar="N",
-                       help="also time Milvus Lite and the 2.3.5 standalone server beside FAISS on N "
-                            "synthetic vectors (repeatable; needs pip install '.[milvus]' milvus==2.3.5)")
+                       help="also time Milvus Lite and the 2.3.5 server beside FAISS on N synthetic vectors")
     bench.add_argument("--peers", default=None, metavar="PYTHON",
                        help="also time LangChain and txtai with this interpreter of a separate environment")
     bench.add_argument("--output", type=Path, default=DEFAULT_BENCH_OUTPUT,
@@ -185,12 +182,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="sentence-transformers model name or path")
     parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default=None,
                         help="how the model runs (default onnx; part of the index's identity)")
-    parser.add_argument("--store", choices=("faiss", "milvus"), default=None,
-                        help="where passage vectors live (default faiss; RAG_STORE; part of the index's identity)")
-    parser.add_argument("--milvus-uri", default=None, metavar="URI",
-                        help="with --store milvus: a Milvus Lite file (x.db) or http://host:19530 (RAG_MILVUS_URI)")
-    parser.add_argument("--milvus-collection", default=None, metavar="NAME",
-                        help="with --store milvus: the collection (default rag_passages)")
+    parser.add_argument("--store", choices=("faiss", "milvus"), default=None, help="where passage vectors "
+                        "live (default faiss; RAG_STORE; part of the index's identity; docs/scale.md)")
+    parser.add_argument("--milvus-uri", metavar="URI", help="a Milvus Lite file (x.db) or http://host:19530")
+    parser.add_argument("--milvus-collection", metavar="NAME", help="default rag_passages")
 
 
 def _settings(args: argparse.Namespace):
@@ -201,11 +196,7 @@ def _settings(args: argparse.Namespace):
         index_dir=args.index_dir,
         model=args.model,
         backend=getattr(args, "backend", None),
-        store=getattr(args, "store", None),
-        milvus_uri=getattr(args, "milvus_uri", None),
-        milvus_collection=getattr(args, "milvus_collection", None),
-        workers=getattr(args, "workers", None),
-        ray_address=getattr(args, "ray_address", None),
+        **{k: getattr(args, k, None) for k in ("store", "milvus_uri", "milvus_collection", "workers", "ray_address")},
     )
 
 

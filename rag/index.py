@@ -57,6 +57,7 @@ class Index:
         self.manifest = manifest.read(self.build)
         manifest.verify(self.build, self.manifest)
         self.chunks = ChunkStore(self.build)
+        query = settings.query
         self.store = open_store(self.build, self.manifest, settings)
         self.lexical = LexicalIndex.load(self.build, self.chunks.chunk_count)
         if len(self.store) != self.chunks.chunk_count:
