@@ -41,6 +41,31 @@ class ChunkingSettings:
 
 
 @dataclass(frozen=True)
+class ReaderSettings:
+    """How files other than plain text are read (rag/ingest/readers/); bounds for hostile files."""
+
+    max_pages: int = 2000
+    """A PDF or DOCX with more pages is skipped with a message (a 100-page PDF reads in ~1 s)."""
+    ocr: bool = True
+    """OCR pages without a text layer (scanned) with RapidOCR's bundled ONNX models, when
+    rapidocr-onnxruntime is installed; without it such pages are skipped with a message."""
+    max_ocr_pages: int = 50
+    """Scanned pages OCR'd per document (each takes ~1-3 s on 2 cores); the rest are skipped, said so."""
+    ocr_scale: float = 2.0
+    """Pages are rendered at 72 * ocr_scale dpi for OCR."""
+    timeout_s: float = 300.0
+    """Wall-clock limit for reading one PDF, DOCX or HTML file (in a child process, killed after)."""
+    memory_mb: int = 3072
+    """Address-space limit of that child process: a PDF or zip bomb fails there, not in the build."""
+    max_unpacked_mb: float = 200.0
+    """A DOCX whose parts would unpack to more than this is skipped unread (zip bombs)."""
+
+    def validate(self) -> None:
+        if self.max_pages < 1 or self.max_ocr_pages < 0 or self.timeout_s <= 0 or self.memory_mb < 256:
+            raise ConfigError(f"reader settings out of range: {self}")
+
+
+@dataclass(frozen=True)
 class IndexSettings:
     """Everything that decides the content of a built index; saved in its manifest."""
 
@@ -79,7 +104,11 @@ class IndexSettings:
     (build 40 / 142 / 247 s); at 1M, ef_search 256: 0.947 for 100, 0.974 for 200 (docs/benchmarks.md).
     Ignored by other index types; recorded in the manifest."""
 
+    readers: ReaderSettings = field(default_factory=ReaderSettings)
+    """How PDF, HTML and DOCX files are read, and the bounds on a hostile one."""
+
     def validate(self) -> None:
+        self.readers.validate()
         if self.hnsw_ef_construction < 1:
             raise ConfigError(f"hnsw_ef_construction must be >= 1, got {self.hnsw_ef_construction}")
         if self.exact_up_to < 0:

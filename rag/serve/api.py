@@ -69,6 +69,11 @@ class PassageDoc(BaseModel):
     highlights: list[list[int]] = Field(description="[start, end] offsets of supporting sentences")
     dense: EvidenceDoc | None
     lexical: EvidenceDoc | None
+    page: int | None = Field(None, description="1-based page of the passage's start (PDF, DOCX "
+                             "with page breaks); null for formats without pages")
+    page_end: int | None = Field(None, description="1-based page of the passage's end")
+    highlight_pages: list[int | None] = Field(default_factory=list,
+                                              description="the page of each highlight, in order")
 
 
 class AnswerDoc(BaseModel):

@@ -24,6 +24,8 @@ from rag.store import chunkstore, manifest
 from rag.ingest.chunking import Chunker
 from rag.config import Settings
 from rag.ingest.documents import LoadResult, Skipped, load_folder
+from rag.ingest.matching import match_text
+from rag.ingest.readers import FORMAT as READERS_FORMAT
 from rag.embed.embedder import Embedder, SentenceTransformerEmbedder
 from rag.embed.cache import CachedEmbedder
 from rag.errors import (
@@ -110,11 +112,12 @@ def build_index(
         timings: dict[str, float] = {}
         started = time.perf_counter()
         max_bytes = int(settings.index.max_document_mb * 1_000_000)
-        loaded = documents if documents is not None else load_folder(settings.docs_dir, max_bytes)
+        loaded = documents if documents is not None else load_folder(
+            settings.docs_dir, max_bytes, settings.index.readers)
         for item in loaded.skipped:
             say(f"{item.source} {item.reason}")
         if not loaded.documents:
-            raise DocumentError(f"no usable .txt or .md documents in {settings.docs_dir}: nothing to index")
+            raise DocumentError(f"no usable documents in {settings.docs_dir}: nothing to index")
         timings["load"] = time.perf_counter() - started
 
         if embedder is None:
@@ -174,7 +177,8 @@ def _build(
         loaded = replace(loaded, documents=kept, skipped=loaded.skipped + failed)
         if not kept:
             raise DocumentError(f"no document in {settings.docs_dir} could be split into passages")
-    chunk_texts = [loaded.documents[d].text[c.start : c.end] for d, c in chunks]
+    kinds = [d.kind for d in loaded.documents]
+    chunk_texts = [match_text(loaded.documents[d].text[c.start : c.end], kinds[d]) for d, c in chunks]
     timings["chunk"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
@@ -186,7 +190,8 @@ def _build(
         mark = time.perf_counter()
         say(f"{len(sentences)} sentences for highlighting")
         sentence_vectors = encoder.embed(
-            [loaded.documents[d].text[s.start : s.end] for d, s in sentences], progress=progress
+            [match_text(loaded.documents[d].text[s.start : s.end], kinds[d]) for d, s in sentences],
+            progress=progress,
         )
         timings["embed_sentences"] = time.perf_counter() - mark
 
@@ -264,6 +269,8 @@ def _write_build(
                 "settings": settings.index.to_dict(),
                 "docs_dir": str(Path(settings.docs_dir).resolve()) if settings.docs_dir else None,
                 "fingerprint": loaded.fingerprint,
+                "readers_format": READERS_FORMAT,
+                "formats": {d.source: d.kind for d in loaded.documents if d.kind != "text"},
                 "skipped": [{"source": s.source, "reason": s.reason} for s in loaded.skipped],
                 "decoded": {d.source: d.encoding for d in loaded.documents if d.encoding != "utf-8"},
                 "counts": {
