@@ -93,6 +93,31 @@ class Index:
             raise QueryError(f"unknown source {source!r}: not an indexed document")
         return self.chunks.text(source)
 
+    def page_marks(self, source: str, start: int, end: int,
+                   highlights: Sequence[tuple[int, int]] = ()) -> list:
+        """For a PDF passage: each page it covers, with the rectangles of the passage and its
+        highlights (rag.store.originals.PageMarks); [] when the pages cannot be shown."""
+        from rag.store import originals
+
+        self.document_text(source)  # only indexed sources
+        if originals.original(self.chunks, self.manifest.docs_dir, source) is None:
+            return []
+        return originals.page_marks(self.chunks, source, start, end, highlights)
+
+    def page_image(self, source: str, page: int) -> bytes:
+        """A page of an indexed PDF as PNG, from the very file that was indexed."""
+        from rag.ingest.readers import ReaderError
+        from rag.store import originals
+
+        self.document_text(source)
+        data = originals.original(self.chunks, self.manifest.docs_dir, source)
+        if data is None or self.chunks.kind(source) != "pdf":
+            raise QueryError(f"{source} has no page images (not a PDF, or changed since it was indexed)")
+        try:
+            return originals.page_png(data, page)
+        except ReaderError as exc:
+            raise QueryError(f"{source} {exc}") from None
+
     def describe(self) -> dict:
         """What is indexed, for status lines and /api/health."""
         data = self.manifest.data

@@ -15,7 +15,7 @@ from typing import Annotated, Callable, Mapping
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
@@ -23,11 +23,12 @@ from rag import __version__
 from rag.config import MODES
 from rag.errors import QueryError, RagError
 from rag.index import Index
-from rag.serve.render import source_page_html
+from rag.serve.render import pdf_source_page_html, source_page_html
 
 SOURCE_PAGE_HEADERS = {
     # The document is untrusted text: even if escaping ever failed, nothing on the page could run.
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+    "Content-Security-Policy": ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                                "frame-ancestors 'self'"),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -188,14 +189,24 @@ def create_app(index: Index, token: str | None = None,
         start: int = 0,
         end: int | None = None,
         hl: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
-    ) -> HTMLResponse:
-        """The whole document, the passage [start, end) marked and scrolled to (#passage)."""
+        image: int | None = None,
+    ) -> Response:
+        """The whole document, the passage [start, end) marked and scrolled to (#passage); for a
+        PDF the pages it is on first, rendered, the passage and highlights marked on them.
+        With `image=N`, page N of the PDF as PNG (what those pages show)."""
         text = _document_text(index, source)
+        if image is not None:
+            return Response(index.page_image(source, image), media_type="image/png",
+                            headers={**SOURCE_PAGE_HEADERS, "Cache-Control": "private, max-age=300"})
         end = len(text) if end is None else end
         if not 0 <= start < end <= len(text):
             raise QueryError(f"start and end must satisfy 0 <= start < end <= {len(text)}")
         highlights = [_span(h, start, end) for h in hl]
-        html = source_page_html(source, text, start, end, highlights)
+        pages = index.page_marks(source, start, end, highlights)
+        if pages:
+            html = pdf_source_page_html(source, text, start, end, highlights, pages)
+        else:
+            html = source_page_html(source, text, start, end, highlights)
         return HTMLResponse(html, headers=SOURCE_PAGE_HEADERS)
 
     app.mount("/api", api)

@@ -66,6 +66,9 @@ def passage_html(passage: Passage, threshold: float = 0.0) -> str:
     width = round(100 * min(max(passage.confidence, 0.0), 1.0))
     lines = (f"line {passage.line_start}" if passage.line_start == passage.line_end
              else f"lines {passage.line_start}–{passage.line_end}")
+    if passage.page is not None:  # a paged format: the page is the citation a reader can follow
+        lines = (f"page {passage.page}" if passage.page == passage.page_end
+                 else f"pages {passage.page}–{passage.page_end}")
     source = escape(passage.source)
     body = marked(passage.text, passage.start, passage.highlights)
     return (
@@ -161,6 +164,57 @@ def source_page_html(
         f"{escape(text[end:])}</div></body></html>"
     )
 
+
+def pdf_source_page_html(source: str, text: str, start: int, end: int,
+                         highlights: Sequence[tuple[int, int]], pages: Sequence) -> str:
+    """A PDF passage: the pages it is on, rendered by the server (`?image=N`), with the passage
+    and its supporting sentences marked where they are drawn, then the document's text as for
+    any file. `pages` are rag.store.originals.PageMarks."""
+    figures = []
+    anchor = ' id="passage"'
+    for marks in pages:
+        boxes = []
+        for kind, rects in (("passage", marks.passage), ("support", marks.highlights)):
+            for left, top, right, bottom in rects:
+                style = (f"left:{100 * left:.3f}%;top:{100 * top:.3f}%;"
+                         f"width:{100 * (right - left):.3f}%;height:{100 * (bottom - top):.3f}%")
+                boxes.append(f'<span class="box {kind}"{anchor if kind == "passage" else ""} '
+                             f'style="{style}"></span>')
+                if kind == "passage":
+                    anchor = ""
+        figures.append(
+            f'<figure class="page" data-page="{marks.page}"><div class="sheet">'
+            f'<img src="?image={marks.page}" alt="Page {marks.page} of {escape(source)}">'
+            f'{"".join(boxes)}</div><figcaption>page {marks.page}</figcaption></figure>'
+        )
+    numbers = [m.page for m in pages]
+    where = f"page {numbers[0]}" if len(numbers) == 1 else f"pages {numbers[0]}–{numbers[-1]}"
+    passage = marked(text[start:end], start, highlights, tag="strong")
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(source)}, {where}</title><style>{SOURCE_CSS}{PDF_CSS}</style></head><body>"
+        f'<header><b>{escape(source)}</b> · {where} · the cited passage is marked on the page</header>'
+        f'<div class="pages">{"".join(figures)}</div>'
+        '<h2 class="text-title">Text extracted from the PDF</h2>'
+        f'<div class="doc">{escape(text[:start])}<mark id="passage-text">{passage}</mark>'
+        f"{escape(text[end:])}</div></body></html>"
+    )
+
+
+PDF_CSS = """
+.pages { padding: 12px 16px 0; }
+.page { margin: 0 auto 16px; max-width: 900px; }
+.sheet { position: relative; line-height: 0; box-shadow: 0 1px 6px rgba(0, 0, 0, 0.3); }
+.sheet img { width: 100%; height: auto; display: block; }
+.box { position: absolute; border-radius: 2px; scroll-margin-top: 30vh; }
+.box.passage { background: rgba(255, 221, 87, 0.30); }
+.box.support { background: rgba(255, 170, 0, 0.38); outline: 2px solid rgba(230, 140, 0, 0.9); }
+figcaption { font-size: 12px; color: #57606a; text-align: center; padding-top: 4px; line-height: 1.4; }
+.text-title { font-size: 14px; margin: 8px 16px 0; color: #57606a; }
+mark#passage-text { background: #fff3c4; padding: 2px 0; }
+mark#passage-text strong { background: #ffd54a; font-weight: inherit; }
+"""
 
 SOURCE_CSS = """
 body { margin: 0; font: 15px/1.6 system-ui, -apple-system, "Segoe UI", sans-serif;
