@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.evaluate.beir import load_beir  # noqa: E402
-from rag.store.build import load_embedder  # noqa: E402
-from rag.ingest.chunking import Chunker  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.evaluate.beir import load_beir  # noqa: E402
+from rag.ingest.chunking import Chunker  # noqa: E402
 from rag.ingest.documents import load_folder  # noqa: E402
+from rag.store.build import load_embedder  # noqa: E402
 
 
 def chunk_all(chunker: Chunker, documents) -> tuple[list[list], float, float]:

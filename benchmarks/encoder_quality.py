@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.evaluate.beir import load_beir  # noqa: E402
 from rag.embed.onnx_backend import OnnxEmbedder  # noqa: E402
+from rag.evaluate.beir import load_beir  # noqa: E402
 
 
 def main() -> None:

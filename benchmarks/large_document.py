@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from rag.ingest.chunking import Chunker  # noqa: E402
 from rag.config import ChunkingSettings  # noqa: E402
+from rag.ingest.chunking import Chunker  # noqa: E402
 from rag.ingest.documents import load_folder  # noqa: E402
 
 

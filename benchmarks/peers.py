@@ -36,11 +36,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.bench.runner import percentiles  # noqa: E402
+from rag.bench.stats import percentiles  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.ingest.documents import load_folder  # noqa: E402
 from rag.embed.embedder import resolve_model  # noqa: E402
 from rag.index import ensure_index  # noqa: E402
+from rag.ingest.documents import load_folder  # noqa: E402
 
 norm = lambda s: " ".join(s.split())  # noqa: E731
 

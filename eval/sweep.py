@@ -15,11 +15,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.store.build import load_embedder  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.evaluate.questions import load_questions  # noqa: E402
 from rag.evaluate.indexes import eval_settings, open_question_index, source_reader  # noqa: E402
+from rag.evaluate.questions import load_questions  # noqa: E402
 from rag.evaluate.runs import evaluate_questions  # noqa: E402
+from rag.store.build import load_embedder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions.jsonl"

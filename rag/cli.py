@@ -1,7 +1,8 @@
 """The `rag` command: a thin shell over the core API. Parses, calls, prints; nothing more.
 
 Exit codes: 0 success; 1 nothing usable (no document indexed); 2 a usage or input error
-(RagError), reported as one line on stderr.
+(RagError), reported as one line on stderr; 141 (as for SIGPIPE) when the reader of standard
+output went away (`rag ask --json | head -1`), quietly, as Unix tools do.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from functools import partial
 from pathlib import Path
 from typing import Sequence
 
-EXIT_OK, EXIT_NOTHING, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_NOTHING, EXIT_ERROR, EXIT_BROKEN_PIPE = 0, 1, 2, 141
 DEFAULT_BENCH_OUTPUT = Path("benchmarks/results/latest.json")
 
 
@@ -24,17 +26,45 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    _show_only_our_messages()
     from rag.errors import RagError
 
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a reader gone after the last line fails here, not at exit
+        return code
+    except BrokenPipeError:
+        # Nothing more can be written; later flushes (at exit too) go to /dev/null, silently.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except RagError as exc:
         print(f"rag: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("rag: interrupted", file=sys.stderr)
         return 130
+
+
+class _OurMessages(logging.Filter):
+    """Our own warnings, and a library's only when it is an error: libraries log their progress
+    (bm25s sets its logger to DEBUG and says "Building index from tokens" on every build)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = record.name == "rag" or record.name.startswith("rag.")
+        return record.levelno >= (logging.WARNING if ours else logging.ERROR)
+
+
+def _show_only_our_messages() -> None:
+    """Like logging.basicConfig (nothing changes where a handler is already set, as under pytest),
+    with `_OurMessages` on the terminal's handler."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.addFilter(_OurMessages())
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -159,8 +189,8 @@ def _settings(args: argparse.Namespace):
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from rag.store.build import build_index
     from rag.errors import DocumentError
+    from rag.store.build import build_index
 
     settings = _settings(args)
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
@@ -237,6 +267,7 @@ def _unicode_stdout() -> bool:
 
 def run_bench(args: argparse.Namespace) -> int:
     from rag.bench import runner as bench
+    from rag.bench.report import format_table, write_json
 
     say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     report = bench.run(
@@ -256,16 +287,16 @@ def run_bench(args: argparse.Namespace) -> int:
         peers_python=args.peers,
         say=say,
     )
-    print(bench.format_table(report))
-    bench.write_json(report, args.output)
+    print(format_table(report))
+    write_json(report, args.output)
     print(f"figures written to {args.output}")
     return EXIT_OK
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from rag.evaluate.beir import is_beir, load_beir
     from rag.config import MODES
     from rag.errors import EvalDataError
+    from rag.evaluate.beir import is_beir, load_beir
 
     modes = list(MODES) if args.mode == "all" else [args.mode]
     say = lambda message: print(message, file=sys.stderr)  # noqa: E731
@@ -282,8 +313,8 @@ def run_eval(args: argparse.Namespace) -> int:
         )
         report = evaluate_beir(open_beir_index(settings, beir, say=say), beir, modes, say=say)
     elif args.data.is_file():
-        from rag.evaluate.questions import load_questions
         from rag.evaluate.indexes import eval_settings, folder_reader, open_question_index
+        from rag.evaluate.questions import load_questions
         from rag.evaluate.runs import evaluate_questions
 
         settings = _settings(args).with_overrides(docs_dir=args.docs_dir, **overrides)

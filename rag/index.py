@@ -16,19 +16,19 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from rag.store import manifest
-from rag.search.answer import Answer, build_answer
-from rag.store.build import SENTENCE_VECTORS, build_index, load_embedder
-from rag.store.chunkstore import ChunkStore, DocumentInfo
 from rag.config import MODES, Settings
-from rag.search.followup import HISTORY_WEIGHT, contextualize
-from rag.ingest.documents import folder_signature
 from rag.embed.embedder import Embedder
 from rag.errors import IndexCorruptError, IndexMissingError, QueryError, StaleIndexError
-from rag.store.lexical import LexicalIndex
+from rag.ingest.documents import folder_signature
+from rag.search.answer import Answer, build_answer
+from rag.search.followup import HISTORY_WEIGHT, contextualize
 from rag.search.query import Corpus, Query
 from rag.search.ranking import merge_overlapping, rank, sentence_passages
+from rag.store import manifest
+from rag.store.build import SENTENCE_VECTORS, build_index, load_embedder
+from rag.store.chunkstore import ChunkStore, DocumentInfo
 from rag.store.faiss_store import FaissStore
+from rag.store.lexical import LexicalIndex
 
 FRESHNESS_INTERVAL = 2.0
 """Seconds between checks that the documents on disk still match the index."""

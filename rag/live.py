@@ -16,10 +16,10 @@ import logging
 import threading
 from pathlib import Path
 
-from rag.store import manifest
-from rag.search.answer import Answer
 from rag.errors import RagError
 from rag.index import Index
+from rag.search.answer import Answer
+from rag.store import manifest
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+import rag.cli
+import rag.embed.cache
 import rag.store.build
 import rag.store.chunkstore
-import rag.embed.cache
-import rag.cli
+import rag.store.faiss_store
 import rag.store.lexical
 import rag.store.manifest
-import rag.store.faiss_store
 from tests.conftest import KeywordEmbedder
 
 VOCABULARY = ["apple", "banana", "cherry", "river", "mountain", "train"]

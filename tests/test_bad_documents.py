@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from rag.store.build import build_index
-from rag.ingest.chunking import Chunker
 from rag.config import ChunkingSettings, Settings
-from rag.ingest.documents import Document, decode_document, load_folder
 from rag.errors import DocumentError
 from rag.index import open_index
+from rag.ingest.chunking import Chunker
+from rag.ingest.documents import Document, decode_document, load_folder
+from rag.store.build import build_index
 from tests.test_cli import rag
 
 GOOD = "Fruit\n\nThe apple grows on trees. A banana is yellow and sweet.\n"

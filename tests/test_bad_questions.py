@@ -65,8 +65,8 @@ def test_injection_text_is_only_a_question(seed_index):
 )
 def test_bad_questions_raise_query_errors_that_say_what_to_fix(tiny_settings, keyword_embedder,
                                                                kwargs, message):
-    from rag.store.build import build_index
     from rag.index import open_index
+    from rag.store.build import build_index
 
     build_index(tiny_settings, embedder=keyword_embedder)
     index = open_index(settings=tiny_settings, embedder=keyword_embedder)

@@ -6,18 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.bench.runner import Report, beir_corpus, format_table, percentiles
-from rag.bench.scale import (
-    Mixture,
-    corpus_vectors,
-    format_scale,
-    format_text_scale,
-    neighbour_cosines,
-    parse_config,
-    run_scale,
-    run_text_scale,
-    synthetic_passages,
-)
+from rag.bench.corpora import beir_corpus
+from rag.bench.report import Report, format_table
+from rag.bench.scale import format_scale, parse_config, run_scale
+from rag.bench.scale_text import format_text_scale, run_text_scale, synthetic_passages
+from rag.bench.scale_vectors import Mixture, corpus_vectors, neighbour_cosines
+from rag.bench.stats import percentiles
 from rag.errors import ConfigError
 
 
@@ -124,7 +118,7 @@ def test_settings_reach_the_server_process_unchanged(tmp_path):
 
 
 def test_http_overhead_is_the_difference_of_p50s_and_the_median_of_paired_differences():
-    from rag.bench.runner import paired_overhead
+    from rag.bench.stats import paired_overhead
 
     over_http = [0.012, 0.020, 0.013]  # seconds, question by question
     in_process = [0.010, 0.011, 0.0105]  # the second question met a busy moment over HTTP only
@@ -161,8 +155,8 @@ def test_a_server_that_cannot_start_is_reported_with_its_error(tmp_path):
 @pytest.fixture
 def torch_tiny_settings(tiny_docs, tmp_path, embedder):
     """The tiny documents indexed with the real model (torch: the child loads it with no export)."""
-    from rag.store.build import build_index
     from rag.config import Settings
+    from rag.store.build import build_index
 
     settings = Settings.from_env(environ={}, docs_dir=tiny_docs, index_dir=tmp_path / "index",
                                  backend="torch")

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.store.build import build_index
 from rag.index import open_index
 from rag.live import LiveIndex
+from rag.store.build import build_index
 from tests.browser_tools import WAIT_MS, ask, local_only, serving
 
 pytestmark = pytest.mark.browser

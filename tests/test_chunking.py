@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rag.ingest.chunking import Chunker, load_encoding
 from rag.config import ChunkingSettings
+from rag.ingest.chunking import Chunker, load_encoding
 from rag.ingest.documents import Document, line_of, line_starts, load_folder
 from rag.ingest.sentences import normalize
 from rag.ingest.wordpieces import WordPieceCounter

@@ -2,10 +2,10 @@
 
 import sqlite3
 
-from rag.store import chunkstore
 from rag.ingest.chunking import Chunk
 from rag.ingest.documents import Document
 from rag.ingest.sentences import Sentence
+from rag.store import chunkstore
 
 
 def _write(folder):

@@ -104,3 +104,31 @@ def test_stale_index_is_refused_until_rebuilt(tmp_path):
     assert stale.returncode == 2 and "stale" in stale.stderr and "003_0998b58f91dd8604.txt changed" in stale.stderr
     assert rag("index", docs, "--index-dir", index, "--quiet").returncode == 0
     assert rag("ask", "hello", "--index-dir", index).returncode == 0
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly_as_unix_tools_do(built):
+    """`rag ask --json | head -1`: no traceback, exit status 141 (as for SIGPIPE)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    questions = "".join(f"Who is Mark Rutte? ({n})\n" for n in range(20))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag.cli", "ask", "--json", "--index-dir", str(built / "index")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=env,
+    )
+    process.stdin.write(questions.encode())
+    process.stdin.close()
+    first = process.stdout.readline()
+    process.stdout.close()  # what `head -1` does after its line
+    code = process.wait(timeout=600)
+    stderr = process.stderr.read().decode()
+    assert json.loads(first)["question"] == "Who is Mark Rutte? (0)"
+    assert code == 141 and "Traceback" not in stderr and stderr == ""
+
+
+def test_building_prints_our_messages_and_no_library_log_lines(tmp_path):
+    docs = tmp_path / "docs"
+    shutil.copytree(SEEDS, docs)
+    result = rag("index", docs, "--index-dir", tmp_path / "index")
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "indexed 5 documents" in output
+    assert "Building index from tokens" not in output and "Loading weights" not in output

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from rag.store import manifest
-from rag.store.build import build_index
 from rag.errors import ConfigError
 from rag.index import open_index
+from rag.store import manifest
+from rag.store.build import build_index
 from rag.store.faiss_store import FaissStore, choose_factory
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.evaluate.beir import is_beir, load_beir
 from rag.errors import EvalDataError, RagError
+from rag.evaluate.beir import is_beir, load_beir
 from rag.evaluate.questions import AnswerSpan, load_questions
 from rag.evaluate.runs import (
     ANSWER,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from rag.store import manifest
-from rag.store.build import build_index
 from rag.errors import IndexCorruptError, IndexWriteError
 from rag.index import ensure_index, open_index
+from rag.store import manifest
+from rag.store.build import build_index
 from tests.conftest import ROOT
 from tests.killpoints import POINTS, VOCABULARY, KeywordEmbedder
 
@@ -44,8 +44,8 @@ def snapshot(index, question="banana river"):
 
 def leftovers(index_dir: Path):
     """What a build leaves besides the pointer, the lock and the caches kept between builds."""
-    from rag.store.build import ENCODERS
     from rag.embed.cache import FOLDER as EMBEDDINGS
+    from rag.store.build import ENCODERS
 
     kept = (manifest.CURRENT, ".lock", EMBEDDINGS, ENCODERS)
     return sorted(p.name for p in index_dir.iterdir() if p.name not in kept)

@@ -9,8 +9,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.serve.api import create_app
 from rag.index import ensure_index
+from rag.serve.api import create_app
 
 HOSTILE = 'notes/<i>odd & "name".md'
 HOSTILE_TEXT = (

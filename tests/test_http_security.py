@@ -6,7 +6,6 @@ FastAPI's TestClient over the tiny documents with the keyword embedder.
 """
 
 import json
-import os
 
 import pytest
 from fastapi.testclient import TestClient

@@ -5,10 +5,10 @@ import shutil
 import numpy as np
 import pytest
 
+from rag.index import Index
 from rag.store import manifest
 from rag.store.build import SENTENCE_VECTORS, build_index
 from rag.store.chunkstore import ChunkStore
-from rag.index import Index
 from rag.store.faiss_store import FaissStore
 
 QUESTIONS = ["Which fruit is yellow?", "Where does the train go?", "When do cherry trees flower?"]

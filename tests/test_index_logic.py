@@ -1,14 +1,13 @@
 """Build, open, ask, staleness and atomic switching, with the keyword embedder (no real model)."""
 
 import json
-import os
 
 import pytest
 
+from rag.errors import IndexLockedError, IndexMissingError, QueryError, StaleIndexError
+from rag.index import ensure_index, open_index
 from rag.store import manifest
 from rag.store.build import build_index
-from rag.errors import IndexLockedError, IndexMissingError, QueryError, StaleIndexError
-from rag.index import Index, ensure_index, open_index
 
 
 def test_build_then_open_round_trips(tiny_settings, keyword_embedder):

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from rag.store.build import build_index
 from rag.ingest.documents import load_folder
+from rag.store.build import build_index
 from rag.store.lexical import FOLDER, LexicalIndex
 from tests.conftest import ROOT, SEEDS
 

@@ -1,8 +1,8 @@
 """A long-running interface sees a new build without a restart."""
 
-from rag.store.build import build_index
 from rag.index import open_index
 from rag.live import LiveIndex
+from rag.store.build import build_index
 
 
 def test_live_index_follows_a_new_build_with_the_same_model(tiny_settings, keyword_embedder):

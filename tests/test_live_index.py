@@ -5,12 +5,12 @@ import threading
 
 import pytest
 
-from rag.store import manifest
-from rag.store.build import build_index
 from rag.config import Settings
 from rag.errors import StaleIndexError
 from rag.index import open_index
 from rag.live import LiveIndex
+from rag.store import manifest
+from rag.store.build import build_index
 from tests.conftest import KeywordEmbedder
 
 VOCABULARY = ["apple", "banana", "cherry", "river", "mountain", "train"]

@@ -55,8 +55,8 @@ def test_int8_vectors_stay_close_to_torch_and_rank_alike(embedder, tmp_path):
 
 def test_an_int8_index_from_the_per_tensor_scheme_is_stale():
     from rag.config import IndexSettings
-    from rag.store.manifest import Manifest
     from rag.embed.onnx_backend import INT8_SCHEME
+    from rag.store.manifest import Manifest
 
     settings = IndexSettings(backend="onnx-int8")
     old = Manifest({"model": {"name": "all-MiniLM-L6-v2", "backend": "onnx-int8"}, "docs_dir": None,

@@ -5,13 +5,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.search.answer import Answer
-from rag.store.build import build_index
-from rag.ingest.chunking import Chunker
 from rag.config import ChunkingSettings, Settings
-from rag.ingest.documents import Document, line_of, line_starts
 from rag.errors import QueryError
 from rag.index import open_index
+from rag.ingest.chunking import Chunker
+from rag.ingest.documents import Document, line_of, line_starts
+from rag.search.answer import Answer
+from rag.store.build import build_index
 from tests.conftest import KeywordEmbedder
 
 # Text that exercises the segmenter: words, sentence ends, quotes, headings, odd whitespace,

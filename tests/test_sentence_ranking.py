@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from rag.store.build import build_index
 from rag.index import open_index
 from rag.search.ranking import sentence_passages
+from rag.store.build import build_index
 
 
 def test_passages_rank_by_their_best_sentence():

@@ -27,9 +27,9 @@ from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from rag.bench.processes import stop
 from rag.config import Settings
 from rag.errors import BenchError
-from rag.bench.processes import stop
 
 START_TIMEOUT = 600.0
 """Seconds the child may take to open the index and load the model (a slow, shared machine)."""
@@ -51,7 +51,7 @@ def repeated_question_latency(settings: Settings, questions: Sequence[str]) -> d
     """p50/p95/p99 of POST /api/ask for a question asked a second time, served with the
     settings' question cache (its vector is remembered), as `rag bench` times it in-process.
     The new-question rows are timed by `rag bench` itself, alternating with in-process asks."""
-    from rag.bench.runner import percentiles
+    from rag.bench.stats import percentiles
 
     with serving(settings) as server, Client(server.port) as client:
         samples = []
@@ -166,8 +166,8 @@ def _serve(overrides: dict[str, Any]) -> None:
 
     import uvicorn
 
-    from rag.serve.api import create_app
     from rag.index import open_index
+    from rag.serve.api import create_app
 
     index = open_index(settings=settings_from(overrides))
     index.embedder  # load the model now, not on the first question (as app.py does)

@@ -1,186 +1,31 @@
-"""The scale benchmark: FAISS index types at 100k-1M passages, and the lexical side and chunk store
-at the same size.
+"""The scale benchmark: FAISS index types at 100k-1M passages.
 
-Vectors: real MiniLM embeddings of a BEIR corpus's passages (SciFact: ~9k passages, chunked and
-embedded by the project's own code, cached as .npz), plus synthetic vectors drawn from a mixture
-fitted to them (see `Mixture`), so that an N-vector corpus has the statistics of real passage
-embeddings. Queries are the corpus's real question embeddings. Each index type is timed through
-`rag.store.faiss_store.FaissStore`, the code path of a real query: one query at a time, `depth` deep (what
-hybrid retrieval asks for), one search thread. Recall@10 is against exact search of the same
-vectors.
-
-The lexical part (`run_text_scale`) builds the BM25 index and the SQLite chunk store of N
-synthetic passages (real sentences of the corpus, shuffled together) through the project's own
-code, and reports build time, size on disk, open time, memory after opening, and query latency.
+Vectors come from `rag.bench.scale_vectors` (real passage embeddings plus a fitted mixture).
+Queries are the corpus's real question embeddings. Each index type is timed through
+`rag.store.faiss_store.FaissStore`, the code path of a real query: one query at a time, `depth`
+deep (what hybrid retrieval asks for), one search thread. Recall@10 is against exact search of the
+same vectors. The lexical side at the same size is `rag.bench.scale_text`.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rag.config import Settings
+from rag.bench.scale_vectors import Mixture, corpus_vectors, gaussian, neighbour_cosines
+from rag.bench.stats import rss_mb
 from rag.store.faiss_store import FaissStore
-
-if TYPE_CHECKING:
-    from rag.ingest.chunking import Chunk
-    from rag.ingest.documents import Document
-    from rag.ingest.sentences import Sentence
-
-MIXTURE_COMPONENTS = 256
-"""Clusters of the fitted mixture: ~35 real passages each at SciFact's size."""
-
 
 # ---------------------------------------------------------------------------------------------
 # Real vectors
 
 
-def _documents(corpus_file: Path) -> list[tuple[str, str]]:
-    """(id, "title\\n\\ntext") of each document of a BEIR corpus.jsonl."""
-    out = []
-    with Path(corpus_file).open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                record = json.loads(line)
-                title = (record.get("title") or "").strip()
-                text = (record.get("text") or "").strip()
-                out.append((str(record["_id"]), f"{title}\n\n{text}\n" if title else f"{text}\n"))
-    return out
-
-
-def _questions(corpus_file: Path) -> list[str]:
-    queries = Path(corpus_file).with_name("queries.jsonl")
-    if not queries.is_file():
-        return []
-    return [json.loads(line)["text"] for line in queries.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def real_embeddings(
-    corpus_file: Path, settings: Settings, cache_dir: Path, say: Callable[[str], None] = lambda m: None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(passage vectors, question vectors) of a BEIR corpus, chunked and embedded as `rag index`
-    would; computed once and kept in `cache_dir` (keyed by corpus, model, backend and chunking)."""
-    import hashlib
-
-    from rag.store.build import load_embedder
-    from rag.ingest.chunking import Chunker
-    from rag.ingest.documents import Document
-
-    key = hashlib.sha1(
-        json.dumps([str(Path(corpus_file).resolve()), settings.index.model, settings.index.backend,
-                    settings.index.to_dict()["chunking"]], sort_keys=True).encode()
-    ).hexdigest()[:12]
-    cache = Path(cache_dir) / f"real-{Path(corpus_file).parent.name}-{key}.npz"
-    if cache.is_file():
-        with np.load(cache) as stored:
-            return stored["passages"], stored["questions"]
-    embedder = load_embedder(settings)
-    chunker = Chunker(settings.index.chunking, embedder.count_tokens, embedder.max_tokens)
-    texts = []
-    for source, text in _documents(corpus_file):
-        document = Document(source=f"{source}.txt", text=text, sha256="")
-        texts.extend(text[c.start : c.end] for c in chunker.chunk(document))
-    say(f"[scale] embedding {len(texts):,} real passages of {corpus_file} (once; cached in {cache})")
-    passages = embedder.embed(texts).astype(np.float32)
-    questions = embedder.embed(_questions(corpus_file)).astype(np.float32)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, passages=passages, questions=questions)
-    return passages, questions
-
-
 # ---------------------------------------------------------------------------------------------
 # Synthetic vectors with the statistics of the real ones
-
-
-@dataclass(frozen=True)
-class Mixture:
-    """A Gaussian mixture fitted to real unit vectors: k-means clusters, each a Gaussian with its
-    own mean and the empirical covariance of its members (drawn as mean + z @ residuals /
-    sqrt(n - 1), z standard normal), then normalised. Topic structure (the clusters), each
-    topic's own spread and its low intrinsic dimension are kept; a single full-covariance
-    Gaussian keeps the global spectrum but not the topics, and spreads points more evenly than
-    any corpus does (see docs/benchmarks.md for the nearest-neighbour check)."""
-
-    centres: np.ndarray
-    weights: np.ndarray
-    residuals: tuple[np.ndarray, ...]
-
-    @classmethod
-    def fit(cls, vectors: np.ndarray, components: int = MIXTURE_COMPONENTS, seed: int = 0) -> "Mixture":
-        import faiss
-
-        kmeans = faiss.Kmeans(vectors.shape[1], components, niter=20, seed=seed, spherical=False)
-        kmeans.train(np.ascontiguousarray(vectors, dtype=np.float32))
-        _, labels = kmeans.index.search(vectors, 1)
-        labels = labels[:, 0]
-        centres, weights, residuals = [], [], []
-        for c in range(components):
-            members = vectors[labels == c]
-            if len(members) < 2:
-                continue
-            mean = members.mean(axis=0)
-            centres.append(mean)
-            weights.append(len(members))
-            residuals.append(((members - mean) / np.sqrt(len(members) - 1)).astype(np.float32))
-        weights = np.array(weights, dtype=np.float64)
-        return cls(np.array(centres, dtype=np.float32), weights / weights.sum(), tuple(residuals))
-
-    def sample(self, rows: int, seed: int, block: int = 100_000) -> np.ndarray:
-        """`rows` unit vectors, reproducible from `seed`, made `block` rows at a time."""
-        rng = np.random.default_rng(seed)
-        out = np.empty((rows, self.centres.shape[1]), dtype=np.float32)
-        for start in range(0, rows, block):
-            n = min(block, rows - start)
-            picks = rng.choice(len(self.weights), size=n, p=self.weights)
-            part = out[start : start + n]
-            for c in np.unique(picks):
-                where = np.flatnonzero(picks == c)
-                z = rng.standard_normal((len(where), len(self.residuals[c])), dtype=np.float32)
-                part[where] = self.centres[c] + z @ self.residuals[c]
-            part /= np.linalg.norm(part, axis=1, keepdims=True)
-        return out
-
-
-def gaussian(vectors: np.ndarray, rows: int, seed: int) -> np.ndarray:
-    """The alternative measured against `Mixture`: one Gaussian with the real mean and full
-    covariance, normalised."""
-    rng = np.random.default_rng(seed)
-    mean = vectors.mean(axis=0)
-    factor = np.linalg.cholesky(np.cov(vectors, rowvar=False) + 1e-6 * np.eye(vectors.shape[1]))
-    out = (mean + rng.standard_normal((rows, vectors.shape[1])) @ factor.T).astype(np.float32)
-    return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-
-def corpus_vectors(real: np.ndarray, size: int, mixture: Mixture, seed: int = 1) -> np.ndarray:
-    """`size` vectors: all the real ones (or the first `size`), then synthetic ones."""
-    if size <= len(real):
-        return np.ascontiguousarray(real[:size])
-    out = np.empty((size, real.shape[1]), dtype=np.float32)
-    out[: len(real)] = real
-    out[len(real) :] = mixture.sample(size - len(real), seed=seed)
-    return out
-
-
-def neighbour_cosines(vectors: np.ndarray, queries: np.ndarray | None = None, k: int = 10) -> dict[str, float]:
-    """Quantiles of the cosine to the nearest neighbour (other than itself) and to the 10th,
-    by exact search: how crowded the space is around each point (or each query)."""
-    import faiss
-
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    index.add(vectors)
-    own = queries is None
-    scores, _ = index.search(vectors if own else queries, k + 1)
-    first, tenth = (scores[:, 1], scores[:, k]) if own else (scores[:, 0], scores[:, k - 1])
-    q = (0.1, 0.5, 0.9)
-    return {
-        **{f"nn1_p{int(x * 100)}": round(float(np.quantile(first, x)), 3) for x in q},
-        **{f"nn10_p{int(x * 100)}": round(float(np.quantile(tenth, x)), 3) for x in q},
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,18 +60,6 @@ def parse_config(spec: str, ef_searches: Sequence[int], nprobes: Sequence[int]) 
     config = IndexConfig(factory, int(efc) if efc else None)
     sweep = {"ef_search": tuple(ef_searches), "nprobe": tuple(nprobes)}.get(config.knob or "", ())
     return IndexConfig(config.factory, config.ef_construction, sweep)
-
-
-def rss_mb() -> float:
-    """Current resident memory of this process, from /proc (0 where unavailable)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
 
 
 def _latency(store: FaissStore, queries: np.ndarray, depth: int) -> tuple[dict[str, float], np.ndarray]:
@@ -381,119 +214,7 @@ def format_scale(results: dict[str, Any]) -> str:
 # The lexical index and the chunk store at the same size
 
 
-def _folder_mb(folder: Path) -> float:
-    return round(sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()) / 2**20, 1)
 
-
-def synthetic_passages(
-    corpus_file: Path, size: int, per_document: int = 10, seed: int = 5
-) -> tuple[list[Document], list[tuple[int, Chunk]], list[tuple[int, Sentence]], list[str]]:
-    """`size` passages of 3-5 real sentences of the corpus drawn at random, `per_document` to a
-    document (paragraphs separated by a blank line): documents, (doc, passage) and (doc,
-    sentence) pairs as `chunkstore.write` takes them, and the passage texts."""
-    from rag.ingest.chunking import Chunk
-    from rag.ingest.documents import Document
-    from rag.ingest.sentences import Sentence, split_sentences
-
-    pool = []
-    for _, text in _documents(corpus_file):
-        pool.extend(" ".join(text[s.start : s.end].split()) for s in split_sentences(text) if s.end - s.start > 20)
-    rng = np.random.default_rng(seed)
-    documents, chunks, sentences, texts = [], [], [], []
-    for doc, first in enumerate(range(0, size, per_document)):
-        parts, offset = [], 0
-        for line, _ in enumerate(range(first, min(size, first + per_document))):
-            picked = [pool[i] for i in rng.integers(0, len(pool), rng.integers(3, 6))]
-            start = offset
-            for sentence in picked:
-                sentences.append((doc, Sentence(offset, offset + len(sentence))))
-                offset += len(sentence) + 1
-            passage = " ".join(picked)
-            chunks.append((doc, Chunk(f"doc{doc:07d}.txt", start, start + len(passage), 2 * line + 1, 2 * line + 1)))
-            texts.append(passage)
-            parts.append(passage)
-            offset = start + len(passage) + 2
-        documents.append(Document(f"doc{doc:07d}.txt", "\n\n".join(parts), sha256=f"{doc:064x}"))
-    return documents, chunks, sentences, texts
-
-
-def run_text_scale(
-    corpus_file: Path, size: int, workdir: Path, queries: Sequence[str], say: Callable[[str], None] = lambda m: None
-) -> dict[str, Any]:
-    """Build the BM25 index and the chunk store of `size` synthetic passages with the project's
-    own code; time building, opening (as `open_index` does) and lexical queries; memory after
-    opening is the RSS growth of this process (the index files are memory-mapped: pages are
-    counted once touched)."""
-    import gc
-
-    from rag.store import chunkstore
-    from rag.store.lexical import LexicalIndex
-
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    say(f"[text {size}] generating passages")
-    documents, chunks, sentences, texts = synthetic_passages(corpus_file, size)
-    out: dict[str, Any] = {"size": size, "documents": len(documents), "sentences": len(sentences),
-                           "text_mb": round(sum(len(t) for t in texts) / 2**20, 1)}
-    say(f"[text {size}] building the lexical index")
-    before = rss_mb()
-    mark = time.perf_counter()
-    LexicalIndex.build(texts).save(workdir)
-    out["lexical_build_s"] = round(time.perf_counter() - mark, 1)
-    out["lexical_build_rss_mb"] = round(rss_mb() - before, 1)
-    gc.collect()
-    say(f"[text {size}] writing the chunk store")
-    mark = time.perf_counter()
-    chunkstore.write(workdir, documents, chunks, sentences)
-    out["chunkstore_build_s"] = round(time.perf_counter() - mark, 1)
-    del documents, chunks, sentences, texts
-    gc.collect()
-    out["lexical_disk_mb"] = _folder_mb(workdir / "lexical")
-    out["chunkstore_disk_mb"] = round((workdir / chunkstore.FILE).stat().st_size / 2**20, 1)
-
-    before = rss_mb()
-    mark = time.perf_counter()
-    store = chunkstore.ChunkStore(workdir)
-    out["chunkstore_open_s"] = round(time.perf_counter() - mark, 2)
-    out["chunkstore_open_rss_mb"] = round(rss_mb() - before, 1)
-    rng = np.random.default_rng(6)
-    samples = []
-    for i in rng.integers(0, size, 200):
-        mark = time.perf_counter()
-        store.chunks([int(i), int(i) + 1 if i + 1 < size else 0])
-        samples.append(time.perf_counter() - mark)
-    out["chunkstore_fetch_p50_ms"] = round(float(np.median(samples)) * 1000, 3)
-
-    before = rss_mb()
-    mark = time.perf_counter()
-    lexical = LexicalIndex.load(workdir, size)
-    out["lexical_open_s"] = round(time.perf_counter() - mark, 2)
-    out["lexical_open_rss_mb"] = round(rss_mb() - before, 1)
-    samples = []
-    for question in queries:
-        mark = time.perf_counter()
-        lexical.search(lexical.query_tokens(question), 100)
-        samples.append(time.perf_counter() - mark)
-    out["lexical_queries"] = len(samples)
-    out["lexical_p50_ms"] = round(float(np.percentile(samples, 50)) * 1000, 2)
-    out["lexical_p95_ms"] = round(float(np.percentile(samples, 95)) * 1000, 2)
-    out["rss_after_queries_mb"] = round(rss_mb() - before, 1)
-    say(f"[text {size}] {out}")
-    return out
-
-
-def format_text_scale(rows: Sequence[dict[str, Any]]) -> str:
-    lines = ["== lexical index and chunk store at scale (synthetic passages of real sentences)"]
-    for r in rows:
-        lines.append(
-            f"{r['size']:>9,} passages ({r['text_mb']} MB of text): BM25 build {r['lexical_build_s']} s "
-            f"(+{r['lexical_build_rss_mb']} MB), {r['lexical_disk_mb']} MB on disk, opened in {r['lexical_open_s']} s "
-            f"(+{r['lexical_open_rss_mb']} MB), query p50 {r['lexical_p50_ms']} ms p95 {r['lexical_p95_ms']} ms "
-            f"(+{r['rss_after_queries_mb']} MB after {r['lexical_queries']} queries); chunk store build "
-            f"{r['chunkstore_build_s']} s, {r['chunkstore_disk_mb']} MB, opened in {r['chunkstore_open_s']} s "
-            f"(+{r['chunkstore_open_rss_mb']} MB), fetch p50 {r['chunkstore_fetch_p50_ms']} ms"
-        )
-    return "\n".join(lines)
 
 
 def hardness(real: np.ndarray, questions: np.ndarray, mixture: Mixture, seed: int = 4) -> dict[str, dict[str, float]]:

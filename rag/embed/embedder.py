@@ -25,6 +25,16 @@ PROGRESS_THRESHOLD = 64
 """Show a progress bar when embedding more texts than this."""
 
 
+
+def quiet_model_loading() -> None:
+    """Keep transformers' own progress bars ("Loading weights ...") off the user's terminal: our
+    messages and progress bars say what is happening. (A switch of that library, for the process.)"""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    transformers_logging.disable_progress_bar()
+
 class Embedder(Protocol):
     """What the index needs from a model."""
 
@@ -82,6 +92,7 @@ class SentenceTransformerEmbedder:
 
             torch.set_num_threads(threads)
         local = Path(resolved.location).exists()
+        quiet_model_loading()
         try:
             self._model = SentenceTransformer(
                 resolved.location, device=device, local_files_only=local

@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.embed.embedder import ResolvedModel, resolve_model
+from rag.embed.embedder import ResolvedModel, quiet_model_loading, resolve_model
 from rag.errors import ModelError
 from rag.ingest.sentences import normalize
 from rag.ingest.wordpieces import WordPieceCounter
@@ -123,6 +123,7 @@ def _export(source: Path, target: Path) -> None:
     import torch
     from transformers import AutoModel
 
+    quiet_model_loading()
     try:  # eager attention exports as the plain MatMul/Softmax pattern the fusion recognises
         model = AutoModel.from_pretrained(str(source), local_files_only=True, attn_implementation="eager")
     except (TypeError, ValueError):

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.ingest.documents import Document, LoadResult, sha256_bytes
 from rag.errors import EvalDataError
+from rag.ingest.documents import Document, LoadResult, sha256_bytes
 
 CORPUS, QUERIES, QRELS = "corpus.jsonl", "queries.jsonl", "qrels"
 

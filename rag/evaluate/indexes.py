@@ -63,8 +63,8 @@ def folder_reader(docs_dir):
 
 def open_question_index(settings, embedder=None, say=lambda message: None):
     """The index of `settings.docs_dir`, built or refreshed first, with a question cache."""
-    from rag.store.build import load_embedder
     from rag.index import Index, ensure_index
+    from rag.store.build import load_embedder
 
     embedder = embedder or load_embedder(settings)
     built = ensure_index(settings, embedder=embedder, say=say)
@@ -79,10 +79,10 @@ def eval_settings(settings, depth: int):
 
 def open_beir_index(settings, beir, embedder=None, say=lambda message: None):
     """The index of a BEIR corpus in `settings.index_dir`, built only when missing or stale."""
-    from rag.store import manifest
-    from rag.store.build import build_index, load_embedder
     from rag.errors import RagError
     from rag.index import Index
+    from rag.store import manifest
+    from rag.store.build import build_index, load_embedder
 
     settings = replace(settings, docs_dir=None)  # the corpus is not a folder: no freshness checks
     embedder = embedder or load_embedder(settings)

@@ -12,10 +12,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rag.store.chunkstore import StoredSentence
 from rag.config import QuerySettings
 from rag.search.query import Corpus, Query
 from rag.search.ranking import Hit
+from rag.store.chunkstore import StoredSentence
 
 LEXICAL_BONUS = 0.15
 """Weight of the share of question terms a sentence contains, added to its cosine when

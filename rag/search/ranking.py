@@ -11,10 +11,10 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
-from rag.store.chunkstore import ChunkStore, StoredChunk
 from rag.config import QuerySettings
 from rag.search.fusion import reciprocal_rank_fusion
 from rag.search.query import Corpus, Query
+from rag.store.chunkstore import ChunkStore, StoredChunk
 
 
 class Candidate(NamedTuple):

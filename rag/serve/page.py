@@ -57,8 +57,7 @@ def build_ui(index):
     import gradio as gr
 
     from rag.errors import RagError
-    from rag.serve.render import (CONVERSATION_JS, PANEL_JS, SOURCE_PANEL, Turn, conversation_html,
-                             header_html)
+    from rag.serve.render import CONVERSATION_JS, PANEL_JS, SOURCE_PANEL, Turn, conversation_html, header_html
 
     def respond(question, turns, sources, k, mode):
         turns = list(turns or [])

@@ -20,19 +20,24 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from rag.store import chunkstore, manifest
-from rag.ingest.chunking import Chunker
 from rag.config import Settings
+from rag.embed.cache import CachedEmbedder
+from rag.embed.embedder import Embedder, SentenceTransformerEmbedder
+from rag.errors import (
+    DocumentError,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMissingError,
+    IndexWriteError,
+)
+from rag.ingest.chunking import Chunk, Chunker
 from rag.ingest.documents import LoadResult, Skipped, load_folder
 from rag.ingest.matching import match_text
 from rag.ingest.readers import FORMAT as READERS_FORMAT
-from rag.embed.embedder import Embedder, SentenceTransformerEmbedder
-from rag.embed.cache import CachedEmbedder
-from rag.errors import (
-    DocumentError, IndexCorruptError, IndexLockedError, IndexMissingError, IndexWriteError,
-)
-from rag.store.lexical import LexicalIndex
+from rag.ingest.sentences import Sentence
+from rag.store import chunkstore, manifest
 from rag.store.faiss_store import FaissStore, choose_factory
+from rag.store.lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +141,26 @@ def build_index(
                 cache.close()
 
 
+@dataclass(frozen=True)
+class Cut:
+    """The documents of a build cut into passages and sentences (each a (document number, span)
+    pair, as `chunkstore.write` takes them), with every passage's text."""
+
+    loaded: LoadResult
+    chunks: list[tuple[int, Chunk]]
+    sentences: list[tuple[int, Sentence]]
+    texts: list[str]
+    files: list[FileReport]
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """One unit-norm vector per passage, and per sentence unless sentences are not embedded."""
+
+    passages: np.ndarray
+    sentences: np.ndarray | None
+
+
 def _build(
     settings: Settings,
     index_dir: Path,
@@ -148,8 +173,31 @@ def _build(
     say: Callable[[str], None],
 ) -> BuildReport:
     """Chunk, embed (through the cache when there is one), write, switch."""
-    encoder = cache if cache is not None else embedder
     mark = time.perf_counter()
+    cut = _cut(settings, embedder, loaded, say)
+    timings["chunk"] = time.perf_counter() - mark
+    embedded = _embed(settings, cache if cache is not None else embedder, cut, timings, progress, say)
+
+    mark = time.perf_counter()
+    with _writing(index_dir):
+        build = _write_build(index_dir, settings, embedder, cut, embedded, timings)
+        timings["write"] = time.perf_counter() - mark
+        timings["total"] = time.perf_counter() - started
+        manifest.point_to(index_dir, build)
+    _remove_old_builds(index_dir, keep=build)
+    count = cache.embedded if cache is not None else len(cut.chunks) + len(cut.sentences)
+    reused = cache.reused if cache is not None else 0
+    if cache is not None:
+        say(f"embedded {count} passages and sentences; {reused} were already embedded "
+            "(cached from an earlier build, or repeated text)")
+    return BuildReport(
+        build, len(cut.loaded.documents), len(cut.chunks), len(cut.sentences), cut.loaded.skipped,
+        timings, files=cut.files, embedded=count, reused=reused,
+    )
+
+
+def _cut(settings: Settings, embedder: Embedder, loaded: LoadResult, say: Callable[[str], None]) -> Cut:
+    """Every document split into sentences and passages; one that cannot be is skipped, named."""
     chunker = Chunker(
         settings.index.chunking, embedder.count_tokens, embedder.max_tokens,
         getattr(embedder, "tokens_add_up", False),  # test doubles may not say
@@ -177,43 +225,31 @@ def _build(
         loaded = replace(loaded, documents=kept, skipped=loaded.skipped + failed)
         if not kept:
             raise DocumentError(f"no document in {settings.docs_dir} could be split into passages")
-    kinds = [d.kind for d in loaded.documents]
-    chunk_texts = [match_text(loaded.documents[d].text[c.start : c.end], kinds[d]) for d, c in chunks]
-    timings["chunk"] = time.perf_counter() - mark
+    documents = loaded.documents
+    texts = [match_text(documents[d].text[c.start : c.end], documents[d].kind) for d, c in chunks]
+    return Cut(loaded, chunks, sentences, texts, files)
 
+
+def _embed(
+    settings: Settings, encoder: Embedder, cut: Cut, timings: dict[str, float], progress: bool,
+    say: Callable[[str], None],
+) -> Embedded:
+    """The passages' vectors, then (when highlights use them) the sentences'."""
     mark = time.perf_counter()
-    say(f"{len(chunk_texts)} passages from {len(loaded.documents)} documents")
-    chunk_vectors = encoder.embed(chunk_texts, progress=progress)
+    say(f"{len(cut.texts)} passages from {len(cut.loaded.documents)} documents")
+    passages = encoder.embed(cut.texts, progress=progress)
     timings["embed_passages"] = time.perf_counter() - mark
-    sentence_vectors = None
+    sentences = None
     if settings.index.embed_sentences:
         mark = time.perf_counter()
-        say(f"{len(sentences)} sentences for highlighting")
-        sentence_vectors = encoder.embed(
-            [match_text(loaded.documents[d].text[s.start : s.end], kinds[d]) for d, s in sentences],
+        say(f"{len(cut.sentences)} sentences for highlighting")
+        documents = cut.loaded.documents
+        sentences = encoder.embed(
+            [match_text(documents[d].text[s.start : s.end], documents[d].kind) for d, s in cut.sentences],
             progress=progress,
         )
         timings["embed_sentences"] = time.perf_counter() - mark
-
-    mark = time.perf_counter()
-    with _writing(index_dir):
-        build = _write_build(
-            index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
-            chunk_vectors, sentence_vectors, timings,
-        )
-        timings["write"] = time.perf_counter() - mark
-        timings["total"] = time.perf_counter() - started
-        manifest.point_to(index_dir, build)
-    _remove_old_builds(index_dir, keep=build)
-    embedded = cache.embedded if cache is not None else len(chunks) + len(sentences)
-    reused = cache.reused if cache is not None else 0
-    if cache is not None:
-        say(f"embedded {embedded} passages and sentences; {reused} were already embedded "
-            "(cached from an earlier build, or repeated text)")
-    return BuildReport(
-        build, len(loaded.documents), len(chunks), len(sentences), loaded.skipped, timings,
-        files=files, embedded=embedded, reused=reused,
-    )
+    return Embedded(passages, sentences)
 
 
 def _fresh_build(settings: Settings, say: Callable[[str], None]) -> BuildReport | None:
@@ -242,9 +278,11 @@ def _fresh_build(settings: Settings, say: Callable[[str], None]) -> BuildReport 
 
 
 def _write_build(
-    index_dir, settings, embedder, loaded, chunks, sentences, chunk_texts,
-    chunk_vectors, sentence_vectors, timings,
+    index_dir: Path, settings: Settings, embedder: Embedder, cut: Cut, embedded: Embedded,
+    timings: dict[str, float],
 ) -> Path:
+    """Every file of a new build, written into a staging folder renamed into place when complete."""
+    loaded, chunks, sentences = cut.loaded, cut.chunks, cut.sentences
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     name = f"build-{stamp}-{os.getpid()}"
     staging = index_dir / f".{name}.partial"
@@ -254,11 +292,11 @@ def _write_build(
         store = FaissStore(
             embedder.dimension, factory=factory, ef_construction=settings.index.hnsw_ef_construction
         )
-        store.add(np.arange(len(chunks), dtype=np.int64), chunk_vectors)
+        store.add(np.arange(len(chunks), dtype=np.int64), embedded.passages)
         store.save(staging)
-        LexicalIndex.build(chunk_texts).save(staging)
-        if sentence_vectors is not None:
-            np.save(staging / SENTENCE_VECTORS, sentence_vectors.astype(np.float16))
+        LexicalIndex.build(cut.texts).save(staging)
+        if embedded.sentences is not None:
+            np.save(staging / SENTENCE_VECTORS, embedded.sentences.astype(np.float16))
         chunkstore.write(staging, loaded.documents, chunks, sentences)
         files = manifest.file_record(staging)
         manifest.write(

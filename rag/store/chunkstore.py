@@ -15,9 +15,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from rag.errors import IndexCorruptError
 from rag.ingest.chunking import Chunk
 from rag.ingest.documents import Document
-from rag.errors import IndexCorruptError
 from rag.ingest.sentences import Sentence, normalize
 
 FILE = "chunks.sqlite"

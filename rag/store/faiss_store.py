@@ -6,6 +6,7 @@ The index takes vectors computed elsewhere. Scores are inner products of unit ve
 from __future__ import annotations
 
 from pathlib import Path
+
 import numpy as np
 
 from rag.errors import ConfigError, IndexCorruptError

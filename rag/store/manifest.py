@@ -19,11 +19,11 @@ from typing import Any
 
 from rag import __version__
 from rag.config import IndexSettings
+from rag.embed.embedder import resolve_model
+from rag.embed.onnx_backend import INT8_SCHEME
+from rag.errors import IndexCorruptError, IndexMissingError
 from rag.ingest.documents import folder_fingerprint
 from rag.ingest.readers import FORMAT as READERS_FORMAT
-from rag.embed.embedder import resolve_model
-from rag.errors import IndexCorruptError, IndexMissingError
-from rag.embed.onnx_backend import INT8_SCHEME
 from rag.store.faiss_store import choose_factory
 
 FORMAT = 1

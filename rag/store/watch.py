@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 from typing import Callable
 
-from rag.store.build import BuildReport, build_index, load_embedder
 from rag.config import Settings
-from rag.ingest.documents import folder_signature
 from rag.embed.embedder import Embedder
 from rag.errors import DocumentError
+from rag.ingest.documents import folder_signature
+from rag.store.build import BuildReport, build_index, load_embedder
 
 
 def watch(
