@@ -13,7 +13,7 @@ import io
 import zipfile
 
 from rag.config import ReaderSettings
-from rag.ingest.readers import Extracted, ReaderError
+from rag.ingest.readers.base import Extracted, ReaderError
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 

@@ -14,7 +14,7 @@ import codecs
 import re
 
 from rag.config import ReaderSettings
-from rag.ingest.readers import Extracted, ReaderError
+from rag.ingest.readers.base import Extracted, ReaderError
 from rag.ingest.readers.text import BOMS
 
 DROPPED = frozenset(

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.config import ReaderSettings
-from rag.ingest.readers import Extracted, ReaderError, boxes as boxmap
+from rag.ingest.readers import boxes as boxmap
+from rag.ingest.readers.base import Extracted, ReaderError
 
 MIN_TEXT_CHARACTERS = 16
 """A page with fewer non-space characters than this has no usable text layer (scanned)."""

@@ -13,7 +13,7 @@ import codecs
 import re
 
 from rag.config import ReaderSettings
-from rag.ingest.readers import Extracted, ReaderError
+from rag.ingest.readers.base import Extracted, ReaderError
 
 BOMS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
     (codecs.BOM_UTF32_LE, "utf-32"),
