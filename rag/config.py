@@ -179,6 +179,17 @@ class QuerySettings:
 
 
 @dataclass(frozen=True)
+class UploadSettings:
+    """Documents added through the page or POST /api/documents (rag/ingest/uploads.py)."""
+
+    enabled: bool = True
+    """False refuses uploads (400, saying so): the documents folder is then changed only on disk."""
+    max_mb: float = 10.0
+    """The largest upload (413 above); as large as the default max_document_mb, since a larger
+    file would be skipped by the indexer anyway."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration: where things are, what is built, how it is searched."""
 
@@ -202,6 +213,7 @@ class Settings:
     """Where ONNX exports of the model are kept; None means `<index_dir>/encoders/`."""
     index: IndexSettings = field(default_factory=IndexSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
+    upload: UploadSettings = field(default_factory=UploadSettings)
 
     def validate(self) -> "Settings":
         self.index.chunking.validate()

@@ -118,6 +118,20 @@ class Index:
         except ReaderError as exc:
             raise QueryError(f"{source} {exc}") from None
 
+    def skipped(self) -> list[dict]:
+        """The files of the folder this build did not index, each {"source", "reason"}."""
+        return [dict(item) for item in self.manifest.data.get("skipped", [])]
+
+    def add_document(self, name: str, data: bytes, overwrite: bool = False) -> str:
+        """Save an uploaded file into the documents folder (rag.ingest.uploads); returns its
+        source name. The watcher (or the next `rag index`) indexes it."""
+        from rag.ingest.uploads import UploadError, save_upload
+
+        if not self.settings.upload.enabled:
+            raise UploadError("uploads are turned off on this server (settings.upload.enabled)")
+        return save_upload(self.settings.docs_dir, name, data,
+                           max_bytes=int(self.settings.upload.max_mb * 1_000_000), overwrite=overwrite)
+
     def describe(self) -> dict:
         """What is indexed, for status lines and /api/health."""
         data = self.manifest.data

@@ -264,6 +264,50 @@ panel.querySelector('button.close').addEventListener('click', close);
 document.addEventListener('keydown', (event) => { if (event.key === 'Escape' && !panel.hidden) close(); });
 """
 
+UPLOAD_HTML = (
+    '<div class="upload"><label class="upload-pick">Add documents '
+    '<input type="file" multiple accept=".pdf,.docx,.html,.htm,.xhtml,.md,.markdown,.txt,.text"></label>'
+    '<label class="upload-replace"><input type="checkbox"> replace a document of the same name</label>'
+    '<ul class="upload-status" aria-live="polite"></ul></div>'
+)
+
+UPLOAD_JS = """
+// Each chosen file is POSTed to the HTTP API; the server saves it and its watcher indexes it.
+// The list below says when each is ready (listed by /api/documents) or why it was skipped.
+const input = element.querySelector('input[type=file]');
+const replace = element.querySelector('.upload-replace input');
+const list = element.querySelector('.upload-status');
+const say = (item, text, kind) => { item.textContent = text; item.className = kind; };
+const follow = (item, source, deadline) => {
+  fetch('api/documents', {credentials: 'same-origin'}).then(r => r.json()).then(body => {
+    const found = (body.documents || []).find(d => d.source === source);
+    const skipped = (body.skipped || []).find(d => d.source === source);
+    if (found) return say(item, `${source} is ready: ${found.passages} passages`, 'ready');
+    if (skipped) return say(item, `${source} was not indexed: ${skipped.reason}`, 'failed');
+    if (Date.now() > deadline) return say(item, `${source} is saved but not indexed yet (is the watcher on?)`, 'failed');
+    setTimeout(() => follow(item, source, deadline), 1500);
+  }).catch(() => setTimeout(() => follow(item, source, deadline), 3000));
+};
+input.addEventListener('change', () => {
+  for (const file of input.files) {
+    const item = document.createElement('li');
+    list.appendChild(item);
+    say(item, `${file.name}: uploading…`, 'busy');
+    const url = 'api/documents?name=' + encodeURIComponent(file.name) + (replace.checked ? '&overwrite=true' : '');
+    fetch(url, {method: 'POST', body: file, credentials: 'same-origin',
+                headers: {'Content-Type': 'application/octet-stream'}})
+      .then(r => r.json().then(body => ({ok: r.ok, body})))
+      .then(({ok, body}) => {
+        if (!ok) return say(item, `${file.name}: ${body.error}`, 'failed');
+        say(item, `${body.source} saved; indexing…`, 'busy');
+        follow(item, body.source, Date.now() + 15 * 60 * 1000);
+      })
+      .catch(error => say(item, `${file.name}: upload failed (${error})`, 'failed'));
+  }
+  input.value = '';
+});
+"""
+
 PAGE_CSS = """
 .gradio-container { max-width: 980px !important; margin: 0 auto !important; }
 .status { margin: 0; color: var(--body-text-color-subdued); font-size: 0.9em; }
@@ -312,6 +356,12 @@ PAGE_CSS = """
 #source-panel .close { background: #fff; color: #24292f; border: 0; border-radius: 6px;
                        padding: 4px 10px; cursor: pointer; white-space: nowrap; }
 #source-panel iframe { flex: 1; width: 100%; border: 0; }
+.upload { display: grid; grid-template-columns: minmax(0, 1fr); gap: 6px; font-size: 0.92em; }
+.upload-pick { display: grid; grid-template-columns: minmax(0, 1fr); gap: 4px; min-width: 0; }
+.upload-pick input { width: 100%; min-width: 0; }
+.upload-status { min-width: 0; margin: 0; padding-left: 18px; overflow-wrap: anywhere; }
+.upload-status .ready { color: #1a7f37; }
+.upload-status .failed { color: #cf222e; overflow-wrap: anywhere; }
 @media (max-width: 640px) {
   .question span { max-width: 100%; }
   .meter .bar { flex-basis: 70px; }
