@@ -118,6 +118,11 @@ class Index:
         except ReaderError as exc:
             raise QueryError(f"{source} {exc}") from None
 
+    def soft_wrapped(self, source: str) -> bool:
+        """Whether the document's single line breaks are soft wraps (shown reflowed)."""
+        self.document_text(source)
+        return source in self.chunks.soft_wrapped([source])
+
     def skipped(self) -> list[dict]:
         """The files of the folder this build did not index, each {"source", "reason"}."""
         return [dict(item) for item in self.manifest.data.get("skipped", [])]

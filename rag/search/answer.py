@@ -56,6 +56,8 @@ class Passage:
     """1-based page of its last character (equal to `page` unless it crosses a page break)."""
     highlight_pages: tuple[int | None, ...] = ()
     """The page of each highlight's first character, in the order of `highlights`."""
+    soft_wrapped: bool = False
+    """Its document's single line breaks are soft wraps: a reader sees it reflowed (display only)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +126,7 @@ def build_answer(query: Query, hits: Sequence[Hit], corpus: Corpus, settings: Qu
     ))
     query_terms = set(query.terms)
     page_starts = chunks.page_starts({h.source for h in hits})
+    wrapped = chunks.soft_wrapped({h.source for h in hits})
     passages = []
     for rank, (hit, text, sentences) in enumerate(zip(hits, texts, per_hit), start=1):
         passage_cos = float(np.max(corpus.vectors.vectors(np.array(hit.chunk_ids)) @ query.vector))
@@ -148,6 +151,7 @@ def build_answer(query: Query, hits: Sequence[Hit], corpus: Corpus, settings: Qu
                 highlights=highlights,
                 dense=Evidence(best.dense_rank, best.dense_score) if best.dense_rank else None,
                 lexical=Evidence(best.lexical_rank, best.lexical_score) if best.lexical_rank else None,
+                soft_wrapped=hit.source in wrapped,
                 **_pages(page_starts[hit.source], hit.start, hit.end, highlights),
             )
         )

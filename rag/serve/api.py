@@ -238,7 +238,8 @@ def create_app(index: Index, token: str | None = None,
         if pages:
             html = pdf_source_page_html(source, text, start, end, highlights, pages)
         else:
-            html = source_page_html(source, text, start, end, highlights)
+            html = source_page_html(source, text, start, end, highlights,
+                                    reflowed=index.soft_wrapped(source))
         return HTMLResponse(html, headers=SOURCE_PAGE_HEADERS)
 
     app.mount("/api", api)

@@ -7,6 +7,7 @@ writes markup.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 from typing import Sequence
@@ -31,8 +32,21 @@ class Turn:
 # -- passages and answers ------------------------------------------------------------------------
 
 
-def marked(text: str, offset: int, spans: Sequence[tuple[int, int]], tag: str = "mark") -> str:
-    """`text` (which starts at `offset` in its file) escaped, with the file spans wrapped in <tag>."""
+_SOFT_BREAK = re.compile(r"(?<=[^\s])[ \t]*\r?\n(?=[ \t]*[^\s])")
+
+
+def reflow(text: str) -> str:
+    """`text` with each single line break inside a paragraph shown as a space: one character
+    for one, so every offset into it is still an offset into the file (blank lines stay)."""
+    return _SOFT_BREAK.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def marked(text: str, offset: int, spans: Sequence[tuple[int, int]], tag: str = "mark",
+           reflowed: bool = False) -> str:
+    """`text` (which starts at `offset` in its file) escaped, with the file spans wrapped in <tag>;
+    `reflowed`: soft line breaks shown as spaces (see `reflow`)."""
+    if reflowed:
+        text = reflow(text)
     parts, position = [], 0
     for start, end in sorted(spans):
         a, b = max(start - offset, position), min(end - offset, len(text))
@@ -70,7 +84,7 @@ def passage_html(passage: Passage, threshold: float = 0.0) -> str:
         lines = (f"page {passage.page}" if passage.page == passage.page_end
                  else f"pages {passage.page}–{passage.page_end}")
     source = escape(passage.source)
-    body = marked(passage.text, passage.start, passage.highlights)
+    body = marked(passage.text, passage.start, passage.highlights, reflowed=passage.soft_wrapped)
     return (
         f'<article class="card {level}{" low" if passage.low_confidence else ""}" '
         f'data-source="{source}">'
@@ -151,9 +165,13 @@ def status_html(info: dict) -> str:
 
 
 def source_page_html(
-    source: str, text: str, start: int, end: int, highlights: Sequence[tuple[int, int]] = ()
+    source: str, text: str, start: int, end: int, highlights: Sequence[tuple[int, int]] = (),
+    reflowed: bool = False,
 ) -> str:
-    """A whole document as a standalone page, the passage [start, end) marked with id="passage"."""
+    """A whole document as a standalone page, the passage [start, end) marked with id="passage";
+    `reflowed`: soft line breaks shown as spaces, paragraphs kept."""
+    if reflowed:
+        text = reflow(text)
     passage = marked(text[start:end], start, highlights, tag="strong")
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -189,6 +207,7 @@ def pdf_source_page_html(source: str, text: str, start: int, end: int,
         )
     numbers = [m.page for m in pages]
     where = f"page {numbers[0]}" if len(numbers) == 1 else f"pages {numbers[0]}–{numbers[-1]}"
+    text = reflow(text)  # a PDF's lines are its layout's, not the author's
     passage = marked(text[start:end], start, highlights, tag="strong")
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'

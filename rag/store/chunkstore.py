@@ -18,7 +18,7 @@ import numpy as np
 from rag.errors import IndexCorruptError
 from rag.ingest.chunking import Chunk
 from rag.ingest.documents import Document
-from rag.ingest.sentences import Sentence, normalize
+from rag.ingest.sentences import Sentence, is_hard_wrapped, normalize
 
 FILE = "chunks.sqlite"
 
@@ -30,7 +30,7 @@ CREATE TABLE chunks (id INTEGER PRIMARY KEY, doc INTEGER NOT NULL, start INTEGER
                      digest TEXT NOT NULL);
 CREATE TABLE sentences (id INTEGER PRIMARY KEY, doc INTEGER NOT NULL, start INTEGER NOT NULL,
                         "end" INTEGER NOT NULL, heading INTEGER NOT NULL);
-CREATE TABLE formats (doc INTEGER PRIMARY KEY, kind TEXT NOT NULL);
+CREATE TABLE formats (doc INTEGER PRIMARY KEY, kind TEXT NOT NULL, soft_wrapped INTEGER NOT NULL);
 CREATE TABLE pages (doc INTEGER NOT NULL, page INTEGER NOT NULL, start INTEGER NOT NULL, boxes BLOB,
                     PRIMARY KEY (doc, page));
 CREATE INDEX chunks_doc ON chunks (doc);
@@ -95,7 +95,8 @@ def write(
             ),
         )
         connection.executemany(
-            "INSERT INTO formats VALUES (?, ?)", ((i, d.kind) for i, d in enumerate(documents))
+            "INSERT INTO formats VALUES (?, ?, ?)",
+            ((i, d.kind, int(d.kind == "pdf" or is_hard_wrapped(d.text))) for i, d in enumerate(documents)),
         )
         connection.executemany(
             "INSERT INTO pages VALUES (?, ?, ?, ?)",
@@ -161,6 +162,16 @@ class ChunkStore:
         """The format the document was read as (text, markdown, pdf, html, docx)."""
         rows = self._optional("SELECT kind FROM formats WHERE doc = ?", (self._doc_ids[source],))
         return rows[0][0] if rows else "text"
+
+    def soft_wrapped(self, sources: Iterable[str]) -> set[str]:
+        """The sources whose single line breaks are soft wraps inside paragraphs (a text file cut
+        at ~80 characters, a PDF's lines): shown reflowed, offsets unchanged."""
+        wanted = sorted({self._doc_ids[s] for s in sources})
+        if not wanted:
+            return set()
+        marks = ",".join("?" * len(wanted))
+        rows = self._optional(f"SELECT doc FROM formats WHERE soft_wrapped = 1 AND doc IN ({marks})", wanted)
+        return {self._sources[doc] for (doc,) in rows}
 
     def page_starts(self, sources: Iterable[str]) -> dict[str, tuple[int, ...]]:
         """For each source, the offset of each page's first character; () without pages."""

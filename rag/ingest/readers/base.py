@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FORMAT = 1
+FORMAT = 2
 """Version of what readers store (page maps, character boxes, formats); an index recording
 another (or none: built before readers) is stale and rebuilt."""
 
