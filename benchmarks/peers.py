@@ -70,12 +70,18 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/peers.json"))
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="torch threads for the peers (default 1: their fastest per question on "
+                        "this 2-core machine, ~10x faster than 2; peers are compared at their best)")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.torch_threads)
     model = resolve_model("all-MiniLM-L6-v2").location
     questions = [json.loads(line) for line in Path("eval/questions.jsonl").read_text().splitlines() if line.strip()]
     questions = [q for q in questions if q["answers"] and not q.get("history")]
     documents = load_folder(Path("seeds")).documents
-    report: dict = {"questions": len(questions)}
+    report: dict = {"questions": len(questions), "peers_torch_threads": args.torch_threads}
 
     from langchain_community.vectorstores import FAISS
     from langchain_core.documents import Document
