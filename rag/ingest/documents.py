@@ -134,7 +134,8 @@ def load_folder(folder: Path, max_bytes: int | None = None,
             source = path.relative_to(folder).as_posix()
             suffix = path.suffix.lower()
             if reader_for(suffix) is None:
-                fingerprint[source] = NO_READER
+                # Reported, but not part of the fingerprint: a file rag cannot read (a .json, an
+                # image) appearing beside the documents changes nothing the index holds.
                 skipped.append(Skipped(source, _no_reader(suffix)))
                 continue
             resolved, marker, reason = _resolve(path, root)
@@ -248,8 +249,7 @@ def folder_fingerprint(folder: Path) -> dict[str, str]:
     for path in document_paths(folder):
         source = path.relative_to(folder).as_posix()
         if reader_for(path.suffix) is None:
-            hashes[source] = NO_READER
-            continue
+            continue  # not a document: see load_folder
         resolved, marker, _ = _resolve(path, root)
         try:
             hashes[source] = marker if resolved is None else file_sha256(resolved)
