@@ -30,7 +30,7 @@ from rag.config import Settings  # noqa: E402
 from rag.search.features import (  # noqa: E402
     FEATURES, QUERY_FEATURES, Lists, TermStats, candidate_features, head_features, query_features,
 )
-from rag.search.ranking import fuse, retrieve, sentence_passages  # noqa: E402
+from rag.search.ranking import retrieve, sentence_passages  # noqa: E402
 from rag.search.rerank import MODELS, LinearModel  # noqa: E402
 
 OUT = Path(os.environ.get("RAG_TRAIN_DIR", "/tmp/rag-train"))
@@ -256,7 +256,7 @@ def choose() -> dict:
     cv_mean, cv_per = mean_quality(
         data, base, lambda name, row: None if name in NO_SENTENCES else folds[fold(name, row["id"])])
     print(f"| chosen RRF {base} | " + " | ".join(f"{base_mean[1][n]:.4f}" for n in data) + f" | {base_mean[0]:.4f} |")
-    print(f"| learned ranker (5-fold CV) on it | " + " | ".join(f"{cv_per[n]:.4f}" for n in data) + f" | {cv_mean:.4f} |")
+    print("| learned ranker (5-fold CV) on it | " + " | ".join(f"{cv_per[n]:.4f}" for n in data) + f" | {cv_mean:.4f} |")
     chosen = {"rrf": base, "learned": cv_mean > base_mean[0] + 0.002,
               "rrf_mean": round(base_mean[0], 4), "cv_mean": round(cv_mean, 4)}
     print(json.dumps(chosen))

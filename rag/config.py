@@ -44,6 +44,31 @@ class ChunkingSettings:
 
 
 @dataclass(frozen=True)
+class ReaderSettings:
+    """How files other than plain text are read (rag/ingest/readers/); bounds for hostile files."""
+
+    max_pages: int = 2000
+    """A PDF or DOCX with more pages is skipped with a message (a 100-page PDF reads in ~1 s)."""
+    ocr: bool = True
+    """OCR pages without a text layer (scanned) with RapidOCR's bundled ONNX models, when
+    rapidocr-onnxruntime is installed; without it such pages are skipped with a message."""
+    max_ocr_pages: int = 50
+    """Scanned pages OCR'd per document (each takes ~1-3 s on 2 cores); the rest are skipped, said so."""
+    ocr_scale: float = 2.0
+    """Pages are rendered at 72 * ocr_scale dpi for OCR."""
+    timeout_s: float = 300.0
+    """Wall-clock limit for reading one PDF, DOCX or HTML file (in a child process, killed after)."""
+    memory_mb: int = 3072
+    """Address-space limit of that child process: a PDF or zip bomb fails there, not in the build."""
+    max_unpacked_mb: float = 200.0
+    """A DOCX whose parts would unpack to more than this is skipped unread (zip bombs)."""
+
+    def validate(self) -> None:
+        if self.max_pages < 1 or self.max_ocr_pages < 0 or self.timeout_s <= 0 or self.memory_mb < 256:
+            raise ConfigError(f"reader settings out of range: {self}")
+
+
+@dataclass(frozen=True)
 class IndexSettings:
     """Everything that decides the content of a built index; saved in its manifest."""
 
@@ -100,12 +125,16 @@ class IndexSettings:
     "HNSW" (M 32, efConstruction `hnsw_ef_construction`, searched with `ef_search`) or
     "IVF_FLAT" (1024 lists, searched with `nprobe`)."""
 
+    readers: ReaderSettings = field(default_factory=ReaderSettings)
+    """How PDF, HTML and DOCX files are read, and the bounds on a hostile one."""
+
     def __post_init__(self):
         uri = self.milvus_uri
         if uri and "://" not in uri:  # a Lite file: the same file whatever the working directory
             object.__setattr__(self, "milvus_uri", str(Path(uri).expanduser().resolve()))
 
     def validate(self) -> None:
+        self.readers.validate()
         if self.store not in STORES:
             raise ConfigError(f"store must be one of {', '.join(STORES)}, got {self.store!r}")
         if self.store == "milvus" and not self.milvus_uri:
@@ -212,6 +241,17 @@ class QuerySettings:
 
 
 @dataclass(frozen=True)
+class UploadSettings:
+    """Documents added through the page or POST /api/documents (rag/ingest/uploads.py)."""
+
+    enabled: bool = True
+    """False refuses uploads (400, saying so): the documents folder is then changed only on disk."""
+    max_mb: float = 10.0
+    """The largest upload (413 above); as large as the default max_document_mb, since a larger
+    file would be skipped by the indexer anyway."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration: where things are, what is built, how it is searched."""
 
@@ -244,6 +284,7 @@ class Settings:
     CPUs on loopback for the build."""
     index: IndexSettings = field(default_factory=IndexSettings)
     query: QuerySettings = field(default_factory=QuerySettings)
+    upload: UploadSettings = field(default_factory=UploadSettings)
 
     def validate(self) -> "Settings":
         if self.workers < 0:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-import unicodedata
 from collections import OrderedDict
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -24,7 +23,7 @@ from rag.search.answer import Answer, build_answer
 from rag.search.features import FEATURES, QUERY_FEATURES, TermStats
 from rag.search.followup import HISTORY_WEIGHT, contextualize, helps
 from rag.search.probes import PROBES, probe_level
-from rag.search.query import Corpus, Query
+from rag.search.query import Corpus, Query, check_k, clean_history, clean_question
 from rag.search.ranking import merge_overlapping, rank, sentence_cosines, sentence_passages
 from rag.search.rerank import load_model
 from rag.store import manifest
@@ -35,8 +34,6 @@ from rag.store.vectors import open_store
 
 FRESHNESS_INTERVAL = 2.0
 """Seconds between checks that the documents on disk still match the index."""
-RAW_QUESTION_FACTOR = 10
-"""A question longer than this many times the limit is refused before it is even cleaned."""
 
 
 class Index:
@@ -102,6 +99,50 @@ class Index:
         if not isinstance(source, str) or not self.chunks.has_source(source):
             raise QueryError(f"unknown source {source!r}: not an indexed document")
         return self.chunks.text(source)
+
+    def page_marks(self, source: str, start: int, end: int,
+                   highlights: Sequence[tuple[int, int]] = ()) -> list:
+        """For a PDF passage: each page it covers, with the rectangles of the passage and its
+        highlights (rag.store.originals.PageMarks); [] when the pages cannot be shown."""
+        from rag.store import originals
+
+        self.document_text(source)  # only indexed sources
+        if originals.original(self.chunks, self.manifest.docs_dir, source) is None:
+            return []
+        return originals.page_marks(self.chunks, source, start, end, highlights)
+
+    def page_image(self, source: str, page: int) -> bytes:
+        """A page of an indexed PDF as PNG, from the very file that was indexed."""
+        from rag.ingest.readers import ReaderError
+        from rag.store import originals
+
+        self.document_text(source)
+        data = originals.original(self.chunks, self.manifest.docs_dir, source)
+        if data is None or self.chunks.kind(source) != "pdf":
+            raise QueryError(f"{source} has no page images (not a PDF, or changed since it was indexed)")
+        try:
+            return originals.page_png(data, page)
+        except ReaderError as exc:
+            raise QueryError(f"{source} {exc}") from None
+
+    def soft_wrapped(self, source: str) -> bool:
+        """Whether the document's single line breaks are soft wraps (shown reflowed)."""
+        self.document_text(source)
+        return source in self.chunks.soft_wrapped([source])
+
+    def skipped(self) -> list[dict]:
+        """The files of the folder this build did not index, each {"source", "reason"}."""
+        return [dict(item) for item in self.manifest.data.get("skipped", [])]
+
+    def add_document(self, name: str, data: bytes, overwrite: bool = False) -> str:
+        """Save an uploaded file into the documents folder (rag.ingest.uploads); returns its
+        source name. The watcher (or the next `rag index`) indexes it."""
+        from rag.ingest.uploads import UploadError, save_upload
+
+        if not self.settings.upload.enabled:
+            raise UploadError("uploads are turned off on this server (settings.upload.enabled)")
+        return save_upload(self.settings.docs_dir, name, data,
+                           max_bytes=int(self.settings.upload.max_mb * 1_000_000), overwrite=overwrite)
 
     def describe(self) -> dict:
         """What is indexed, for status lines and /api/health."""
@@ -256,54 +297,6 @@ class Index:
         self.chunks.close()
         if hasattr(self.store, "close"):
             self.store.close()
-
-
-def clean_question(question: object, max_chars: int) -> str:
-    """The question with control characters removed; a QueryError when nothing usable is left."""
-    if isinstance(question, str) and len(question) > RAW_QUESTION_FACTOR * max_chars:
-        # Refused before cleaning, so the work per request stays bounded whatever is sent.
-        raise QueryError(f"the question is {len(question)} characters long; the limit is {max_chars}")
-    cleaned = _clean_text(question, "the question")
-    if not cleaned:
-        raise QueryError("the question is empty")
-    if len(cleaned) > max_chars:
-        raise QueryError(f"the question is {len(cleaned)} characters long; the limit is {max_chars}")
-    return cleaned
-
-
-def clean_history(history: object, max_chars: int) -> list[str]:
-    """Earlier questions, cleaned like a question; blank ones dropped."""
-    if history is None:
-        return []
-    if isinstance(history, str) or not isinstance(history, (list, tuple)):
-        raise QueryError("history must be a list of earlier questions")
-    cleaned = [_clean_text(item, "each earlier question") for item in history]
-    too_long = [len(c) for c in cleaned if len(c) > max_chars]
-    if too_long:
-        raise QueryError(
-            f"an earlier question is {too_long[0]} characters long; the limit is {max_chars}"
-        )
-    return [c for c in cleaned if c]
-
-
-def _clean_text(text: object, what: str) -> str:
-    """Control and format characters become spaces; whitespace runs fold to one space."""
-    if not isinstance(text, str):
-        raise QueryError(f"{what} must be text")
-    if text.isprintable():  # the usual case: no control, format or separator characters at all
-        return " ".join(text.split())
-    cleaned = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs") else ch for ch in text
-    )
-    return " ".join(cleaned.split())
-
-
-def check_k(k: object, max_k: int) -> int:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise QueryError(f"k must be a whole number between 1 and {max_k}, got {k!r}")
-    if not 1 <= int(k) <= max_k:
-        raise QueryError(f"k must be between 1 and {max_k}, got {k}")
-    return int(k)
 
 
 class _Freshness:

@@ -169,7 +169,7 @@ def test_cli_exits_1_naming_each_file_when_nothing_is_usable(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert lines[0] == "empty.txt is empty: nothing to index"
     assert lines[1].startswith("image.txt contains NUL bytes")
-    assert lines[-1].startswith("rag: error: no usable .txt or .md documents")
+    assert lines[-1].startswith("rag: error: no usable documents")
 
 
 def test_large_file_limit_is_a_setting_and_part_of_staleness(tiny_settings, keyword_embedder):

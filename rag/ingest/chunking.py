@@ -105,6 +105,7 @@ class Chunker:
             sentences = self.sentences(document)
         units = self._units(document.text, sentences)
         starts = line_starts(document.text)
+        pages = [document.page_of(u.start) for u in units] if document.page_starts else None
         return [
             Chunk(
                 source=document.source,
@@ -113,7 +114,7 @@ class Chunker:
                 line_start=line_of(starts, units[a].start),
                 line_end=line_of(starts, units[b - 1].end - 1),
             )
-            for a, b in self._pack(units, document.text)
+            for a, b in self._pack(units, document.text, pages)
         ]
 
     # -- internals -------------------------------------------------------------------------
@@ -210,9 +211,10 @@ class Chunker:
         cut = space if space > start else middle
         return self._bisect(text, start, cut) + self._bisect(text, cut, end)
 
-    def _pack(self, units: list[_Unit], text: str) -> list[tuple[int, int]]:
+    def _pack(self, units: list[_Unit], text: str, pages: list | None = None) -> list[tuple[int, int]]:
         """Greedy packing into [a, b) unit ranges, with sentence overlap and headings kept with
-        the section they open."""
+        the section they open. With `pages` (each unit's page), a passage never starts on one
+        page and goes on to the next: a citation names one page (unless a sentence crosses)."""
         settings = self.settings
         ranges: list[tuple[int, int]] = []
         i, n = 0, len(units)
@@ -230,7 +232,8 @@ class Chunker:
                         and not units[j - 1].heading
                         and tokens >= settings.min_section_tokens
                     )
-                    if too_big or new_section:
+                    new_page = pages is not None and pages[j] != pages[i]
+                    if too_big or new_section or new_page:
                         break
                 tokens += unit.tokens
                 model_tokens += unit.model_tokens
@@ -244,7 +247,8 @@ class Chunker:
             ranges.append((i, end))
             if end >= n:
                 break
-            i = end if units[end].heading else self._overlap_start(units, i, end)
+            new_page = pages is not None and pages[end] != pages[end - 1]
+            i = end if units[end].heading or new_page else self._overlap_start(units, i, end)
         return ranges
 
     def _overlap_start(self, units: list[_Unit], start: int, end: int) -> int:

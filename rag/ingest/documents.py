@@ -1,43 +1,35 @@
-"""Load the documents of a folder exactly as they are: text is never altered.
+"""Load the documents of a folder: each file through the reader of its format (rag.ingest.readers).
 
-Offsets everywhere in the project are indexes into `Document.text`, the file's decoded text with
-no newline translation, so `text[start:end]` is always the cited slice. A file is decoded as UTF-8;
-a file with a UTF-16 or UTF-32 byte-order mark by that mark (the mark itself is not part of the
-text); a file that is not valid UTF-8 as cp1252, or Latin-1 when cp1252 cannot map it (then one
-character is one byte, so offsets are byte offsets too). Binary files are skipped, never guessed at.
+Offsets everywhere in the project are indexes into `Document.text`, so `text[start:end]` is always
+the cited slice. For text and Markdown that is the file's decoded text with no newline translation
+(rag.ingest.readers.text says how it is decoded); for PDF, HTML and DOCX the text their reader
+extracts, with a page map (and, for PDF, character boxes) back into the file. Every file is either
+indexed or reported as skipped with its reason; none is passed over silently.
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import logging
 import os
-import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.config import ReaderSettings
 from rag.errors import DocumentError
+from rag.ingest.readers import ISOLATED, READERS, SKIPPED_QUIETLY, Extracted, ReaderError, reader_for
+from rag.ingest.readers.text import CONTROL as _CONTROL, MAX_CONTROL_SHARE, decode as _decode  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = (".txt", ".md")
+SUFFIXES = tuple(READERS)
+"""Suffixes with a reader; other files are listed as skipped ("no reader for .pptx")."""
 UNREADABLE = "unreadable"
 OUTSIDE = "outside-folder"
 UNRESOLVABLE = "unresolvable"
 NOT_A_FILE = "not-a-file"
-
-_BOMS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-"""Control characters that are not whitespace: text has next to none, binary data many."""
-MAX_CONTROL_SHARE = 0.05
-"""A decoded file with more control characters than this share is taken to be binary."""
+NO_READER = "no-reader"
 
 
 @dataclass(frozen=True)
@@ -51,10 +43,22 @@ class Document:
     """How the bytes were decoded: utf-8, utf-16, utf-32, cp1252 or latin-1."""
     note: str = ""
     """What was done to read it, when not plain UTF-8 ("decoded as cp1252: ...")."""
+    kind: str = "text"
+    """The format it was read as: text, markdown, pdf, html or docx."""
+    page_starts: tuple[int, ...] = ()
+    """Offset of each page's first character (page 1 at 0); () for formats without pages."""
+    boxes: tuple[bytes, ...] = ()
+    """PDF: where each character of each page is drawn (rag.ingest.readers.boxes)."""
 
     @property
     def line_starts(self) -> list[int]:
         return line_starts(self.text)
+
+    def page_of(self, offset: int) -> int | None:
+        """1-based page of character `offset`, None for formats without pages."""
+        if not self.page_starts:
+            return None
+        return max(1, bisect_right(self.page_starts, offset))
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def document_paths(folder: Path) -> list[Path]:
-    """Every .txt and .md file under `folder`, in a stable order; hidden entries are ignored."""
+    """Every file under `folder` (with a reader or not: those without are reported), in a
+    stable order; hidden entries are ignored."""
     folder = Path(folder)
     if not folder.exists():
         raise DocumentError(f"documents folder {folder} does not exist")
@@ -104,52 +109,104 @@ def document_paths(folder: Path) -> list[Path]:
         relative = path.relative_to(folder)
         if any(part.startswith(".") for part in relative.parts):
             continue
-        if path.suffix.lower() in SUFFIXES and (path.is_file() or path.is_symlink()):
+        if path.name.lower() not in SKIPPED_QUIETLY and (path.is_file() or path.is_symlink()):
             paths.append(path)
     return sorted(paths, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def load_folder(folder: Path, max_bytes: int | None = None) -> LoadResult:
+def load_folder(folder: Path, max_bytes: int | None = None,
+                readers: ReaderSettings | None = None) -> LoadResult:
     """Load every usable document under `folder`; report the rest as skipped, never stop on one.
 
-    Files larger than `max_bytes` are skipped unread (only hashed, for the staleness check).
+    Files larger than `max_bytes` are skipped unread (only hashed, for the staleness check);
+    PDF, DOCX and HTML are read in a child process bounded by `readers` (time and memory).
     """
+    from rag.ingest.readers.isolated import IsolatedReader
+
     folder = Path(folder)
     root = folder.resolve()
+    readers = readers or ReaderSettings()
     documents: list[Document] = []
     skipped: list[Skipped] = []
     fingerprint: dict[str, str] = {}
-    for path in document_paths(folder):
-        source = path.relative_to(folder).as_posix()
-        resolved, marker, reason = _resolve(path, root)
-        if resolved is None:
-            fingerprint[source] = marker
-            skipped.append(Skipped(source, reason))
-            continue
-        try:
-            size = resolved.stat().st_size
-            if max_bytes is not None and size > max_bytes:
-                fingerprint[source] = file_sha256(resolved)
-                skipped.append(Skipped(
-                    source,
-                    f"is {size / 1e6:.6g} MB, over the limit of {max_bytes / 1e6:g} MB for one "
-                    "document (setting max_document_mb, RAG_MAX_DOCUMENT_MB): not indexed",
-                ))
+    with IsolatedReader(readers) as isolated:
+        for path in document_paths(folder):
+            source = path.relative_to(folder).as_posix()
+            suffix = path.suffix.lower()
+            if reader_for(suffix) is None:
+                # Reported, but not part of the fingerprint: a file rag cannot read (a .json, an
+                # image) appearing beside the documents changes nothing the index holds.
+                skipped.append(Skipped(source, _no_reader(suffix)))
                 continue
-            data = resolved.read_bytes()
-        except OSError as exc:
-            fingerprint[source] = UNREADABLE
-            skipped.append(Skipped(source, f"cannot be read ({exc.strerror or exc}): not indexed"))
-            continue
-        fingerprint[source] = sha256_bytes(data)
-        document, reason = decode_document(source, data)
-        if document is None:
-            skipped.append(Skipped(source, reason))
-        else:
-            documents.append(document)
+            resolved, marker, reason = _resolve(path, root)
+            if resolved is None:
+                fingerprint[source] = marker
+                skipped.append(Skipped(source, reason))
+                continue
+            try:
+                size = resolved.stat().st_size
+                if max_bytes is not None and size > max_bytes:
+                    fingerprint[source] = file_sha256(resolved)
+                    skipped.append(Skipped(
+                        source,
+                        f"is {size / 1e6:.6g} MB, over the limit of {max_bytes / 1e6:g} MB for one "
+                        "document (setting max_document_mb, RAG_MAX_DOCUMENT_MB): not indexed",
+                    ))
+                    continue
+                data = resolved.read_bytes()
+            except OSError as exc:
+                fingerprint[source] = UNREADABLE
+                skipped.append(Skipped(source, f"cannot be read ({exc.strerror or exc}): not indexed"))
+                continue
+            fingerprint[source] = sha256_bytes(data)
+            if suffix in ISOLATED and data:
+                document, reason = _read_isolated(isolated, source, suffix, data)
+            else:
+                document, reason = read_document(source, data, readers)
+            if document is None:
+                skipped.append(Skipped(source, reason))
+            else:
+                documents.append(document)
     for item in skipped:
         log.info("skipped %s: %s", item.source, item.reason)
     return LoadResult(documents, skipped, fingerprint)
+
+
+def _no_reader(suffix: str) -> str:
+    known = ", ".join(sorted(set(READERS)))
+    what = suffix or "files without a suffix"
+    return f"has no reader for {what} (rag reads {known}): not indexed"
+
+
+def _read_isolated(isolated, source: str, suffix: str, data: bytes) -> tuple[Document | None, str]:
+    try:
+        return _document(source, data, isolated.read(suffix, data)), ""
+    except ReaderError as exc:
+        return None, str(exc)
+
+
+def read_document(source: str, data: bytes, readers: ReaderSettings | None = None) -> tuple[Document | None, str]:
+    """A Document for the file `source` with contents `data` (read in this process), or None and
+    the reason it cannot be indexed."""
+    reader = reader_for(Path(source).suffix)
+    if reader is None:
+        return None, _no_reader(Path(source).suffix.lower())
+    try:
+        extracted = reader(data, readers or ReaderSettings())
+    except ReaderError as exc:
+        return None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - a parser bug on one file must not stop the others
+        log.exception("cannot read %s", source)
+        return None, f"could not be read ({exc.__class__.__name__}: {exc}): not indexed"
+    return _document(source, data, extracted), ""
+
+
+def _document(source: str, data: bytes, extracted: Extracted) -> Document:
+    return Document(
+        source=source, text=extracted.text, sha256=sha256_bytes(data), encoding=extracted.encoding,
+        note=extracted.note, kind=extracted.kind, page_starts=extracted.page_starts,
+        boxes=extracted.boxes,
+    )
 
 
 def _resolve(path: Path, root: Path) -> tuple[Path | None, str, str]:
@@ -166,57 +223,16 @@ def _resolve(path: Path, root: Path) -> tuple[Path | None, str, str]:
 
 
 def decode_document(source: str, data: bytes) -> tuple[Document | None, str]:
-    """A Document for `data`, or None and the reason it cannot be indexed.
+    """A Document for the text file `data`, or None and the reason it cannot be indexed.
 
-    The text is never altered: only the choice of decoding differs (see the module docstring).
+    The text is never altered: only the choice of decoding differs (rag.ingest.readers.text).
     """
-    if not data:
-        return None, "is empty: nothing to index"
-    text, encoding, note = _decode(data)
-    if text is None:
-        return None, note
-    controls = len(_CONTROL.findall(text))
-    if controls > MAX_CONTROL_SHARE * len(text):
-        return None, (
-            f"looks binary ({controls} of {len(text)} characters are control characters "
-            f"when decoded as {encoding}): not indexed"
-        )
-    if not text.replace("\ufeff", "").strip():
-        return None, "contains only whitespace: nothing to index"
-    document = Document(source=source, text=text, sha256=sha256_bytes(data), encoding=encoding, note=note)
-    return document, ""
+    from rag.ingest.readers.text import read
 
-
-def _decode(data: bytes) -> tuple[str | None, str, str]:
-    """(text, encoding, note); text None when the bytes are not text (note says why)."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding), encoding, f"decoded as {encoding.upper()} (byte-order mark)"
-            except UnicodeDecodeError as exc:
-                return None, encoding, (
-                    f"starts with a {encoding.upper()} byte-order mark but is not valid "
-                    f"{encoding.upper()} (byte {exc.start}): not indexed"
-                )
-    nul = data.find(b"\x00")
-    if nul != -1:
-        return None, "", (
-            f"contains NUL bytes (the first at byte {nul}): binary, or UTF-16 without a "
-            "byte-order mark; not indexed"
-        )
     try:
-        return data.decode("utf-8"), "utf-8", ""
-    except UnicodeDecodeError as exc:
-        bad = exc.start
-    for encoding in ("cp1252", "latin-1"):  # latin-1 decodes any byte: the last resort
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        return text, encoding, (
-            f"is not valid UTF-8 (byte {bad}): decoded as {encoding}, one character per byte"
-        )
-    raise AssertionError("latin-1 decodes every byte")
+        return _document(source, data, read(data)), ""
+    except ReaderError as exc:
+        return None, str(exc)
 
 
 def file_sha256(path: Path) -> str:
@@ -232,6 +248,8 @@ def folder_fingerprint(folder: Path) -> dict[str, str]:
     hashes = {}
     for path in document_paths(folder):
         source = path.relative_to(folder).as_posix()
+        if reader_for(path.suffix) is None:
+            continue  # not a document: see load_folder
         resolved, marker, _ = _resolve(path, root)
         try:
             hashes[source] = marker if resolved is None else file_sha256(resolved)

@@ -6,6 +6,7 @@ Nothing here writes text about the documents: every string shown is a slice of a
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -54,6 +55,14 @@ class Passage:
     """Character spans [start, end) in the source file of the supporting sentences."""
     dense: Evidence | None = None
     lexical: Evidence | None = None
+    page: int | None = None
+    """1-based page of the passage's first character; None for formats without pages."""
+    page_end: int | None = None
+    """1-based page of its last character (equal to `page` unless it crosses a page break)."""
+    highlight_pages: tuple[int | None, ...] = ()
+    """The page of each highlight's first character, in the order of `highlights`."""
+    soft_wrapped: bool = False
+    """Its document's single line breaks are soft wraps: a reader sees it reflowed (display only)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +79,9 @@ class Passage:
             "highlights": [list(h) for h in self.highlights],
             "dense": _evidence_dict(self.dense),
             "lexical": _evidence_dict(self.lexical),
+            "page": self.page,
+            "page_end": self.page_end,
+            "highlight_pages": list(self.highlight_pages) if self.page is not None else [None] * len(self.highlights),
         }
 
 
@@ -129,6 +141,8 @@ def build_answer(
     kind = expected_type(query.text)
     calibrated = abstainer is not None and signals is not None and abstainer.threshold is not None
     threshold = float(abstainer.threshold) if calibrated else settings.min_confidence
+    page_starts = chunks.page_starts({h.source for h in hits})
+    wrapped = chunks.soft_wrapped({h.source for h in hits})
     passages = []
     for rank, (hit, text, sentences) in enumerate(zip(hits, texts, per_hit), start=1):
         passage_cos = float(np.max(corpus.vectors.vectors(np.array(hit.chunk_ids)) @ query.vector))
@@ -159,6 +173,8 @@ def build_answer(
                 highlights=highlights,
                 dense=Evidence(best.dense_rank, best.dense_score) if best.dense_rank else None,
                 lexical=Evidence(best.lexical_rank, best.lexical_score) if best.lexical_rank else None,
+                soft_wrapped=hit.source in wrapped,
+                **_pages(page_starts[hit.source], hit.start, hit.end, highlights),
             )
         )
     confidence = max((p.confidence for p in passages), default=0.0)
@@ -171,6 +187,16 @@ def build_answer(
         used_history=query.used_history,
         threshold=round(threshold, 4),
     )
+
+
+def _pages(starts: Sequence[int], start: int, end: int,
+           highlights: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    """The page fields of a passage [start, end) with these highlights (all None without pages)."""
+    if not starts:
+        return {}
+    page = lambda offset: max(1, bisect_right(starts, offset))  # noqa: E731
+    return {"page": page(start), "page_end": page(end - 1),
+            "highlight_pages": tuple(page(a) for a, _ in highlights)}
 
 
 def _highlights(

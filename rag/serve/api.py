@@ -15,7 +15,7 @@ from typing import Annotated, Callable, Mapping
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
@@ -23,11 +23,12 @@ from rag import __version__
 from rag.config import MODES
 from rag.errors import QueryError, RagError
 from rag.index import Index
-from rag.serve.render import source_page_html
+from rag.serve.render import pdf_source_page_html, source_page_html
 
 SOURCE_PAGE_HEADERS = {
     # The document is untrusted text: even if escaping ever failed, nothing on the page could run.
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+    "Content-Security-Policy": ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+                                "frame-ancestors 'self'"),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
@@ -69,6 +70,11 @@ class PassageDoc(BaseModel):
     highlights: list[list[int]] = Field(description="[start, end] offsets of supporting sentences")
     dense: EvidenceDoc | None
     lexical: EvidenceDoc | None
+    page: int | None = Field(None, description="1-based page of the passage's start (PDF, DOCX "
+                             "with page breaks); null for formats without pages")
+    page_end: int | None = Field(None, description="1-based page of the passage's end")
+    highlight_pages: list[int | None] = Field(default_factory=list,
+                                              description="the page of each highlight, in order")
 
 
 class AnswerDoc(BaseModel):
@@ -96,8 +102,20 @@ class DocumentEntry(BaseModel):
     sha256: str
 
 
+class SkippedEntry(BaseModel):
+    source: str
+    reason: str
+
+
 class DocumentList(BaseModel):
     documents: list[DocumentEntry]
+    skipped: list[SkippedEntry] = Field(default_factory=list,
+                                        description="files of the folder not indexed, and why")
+
+
+class Uploaded(BaseModel):
+    source: str = Field(description="the name the file was saved under (sanitised)")
+    message: str
 
 
 class DocumentText(BaseModel):
@@ -157,11 +175,31 @@ def create_app(index: Index, token: str | None = None,
 
     @api.get("/documents", summary="The indexed documents")
     def documents() -> DocumentList:
+        reload = getattr(index, "reload_if_changed", None)  # a LiveIndex: the newest build first
+        if reload is not None:
+            reload(wait=False)
+        current = getattr(index, "current", index)  # one build for both lists
         return DocumentList(documents=[
             DocumentEntry(source=d.source, characters=d.characters, passages=d.passages,
                           sha256=d.sha256)
-            for d in index.documents()
-        ])
+            for d in current.documents()
+        ], skipped=[SkippedEntry(**s) for s in current.skipped()])
+
+    @api.post("/documents", status_code=201, responses={409: {"model": Error}, **ERRORS},
+              summary="Add a document (the file's bytes as the body)")
+    async def upload(request: Request, name: str, overwrite: bool = False) -> Uploaded:
+        """Save the body as `name` in the documents folder (a sanitised name, a readable format,
+        at most the upload limit; 409 if it exists unless overwrite=true). The watcher indexes it:
+        GET /api/documents lists it (or says why it was skipped) once the new build is in use."""
+        from rag.ingest.uploads import UploadExistsError
+
+        data = await request.body()
+        try:
+            source = index.add_document(name, data, overwrite=overwrite)
+        except UploadExistsError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return Uploaded(source=source, message=f"{source} saved; it is indexed within seconds "
+                        "while the server watches the folder")
 
     @api.get("/documents/{source:path}", responses={404: {"model": Error}},
              summary="The full text of one indexed document")
@@ -183,18 +221,31 @@ def create_app(index: Index, token: str | None = None,
         start: int = 0,
         end: int | None = None,
         hl: Annotated[list[str], Query()] = [],  # noqa: B006 (FastAPI copies defaults)
-    ) -> HTMLResponse:
-        """The whole document, the passage [start, end) marked and scrolled to (#passage)."""
+        image: int | None = None,
+    ) -> Response:
+        """The whole document, the passage [start, end) marked and scrolled to (#passage); for a
+        PDF the pages it is on first, rendered, the passage and highlights marked on them.
+        With `image=N`, page N of the PDF as PNG (what those pages show)."""
         text = _document_text(index, source)
+        if image is not None:
+            return Response(index.page_image(source, image), media_type="image/png",
+                            headers={**SOURCE_PAGE_HEADERS, "Cache-Control": "private, max-age=300"})
         end = len(text) if end is None else end
         if not 0 <= start < end <= len(text):
             raise QueryError(f"start and end must satisfy 0 <= start < end <= {len(text)}")
         highlights = [_span(h, start, end) for h in hl]
-        html = source_page_html(source, text, start, end, highlights)
+        pages = index.page_marks(source, start, end, highlights)
+        if pages:
+            html = pdf_source_page_html(source, text, start, end, highlights, pages)
+        else:
+            html = source_page_html(source, text, start, end, highlights,
+                                    reflowed=index.soft_wrapped(source))
         return HTMLResponse(html, headers=SOURCE_PAGE_HEADERS)
 
     app.mount("/api", api)
-    app.add_middleware(Guard, max_bytes=query.max_request_bytes, token=token, session=session)
+    upload_bytes = int(index.settings.upload.max_mb * 1_000_000)
+    app.add_middleware(Guard, max_bytes=query.max_request_bytes, token=token, session=session,
+                       larger={("POST", "/api/documents"): upload_bytes})
     return app
 
 
@@ -207,9 +258,12 @@ class Guard:
     """
 
     def __init__(self, app, max_bytes: int, token: str | None = None,
-                 session: Callable[[Mapping[str, str]], bool] | None = None):
+                 session: Callable[[Mapping[str, str]], bool] | None = None,
+                 larger: Mapping[tuple[str, str], int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
+        """(method, path) -> a larger body limit (uploads)."""
         self.token = token
         self.session = session
 
@@ -222,9 +276,10 @@ class Guard:
             return await _json(send, 401, "this server needs an access token: send the header "
                                "'Authorization: Bearer <token>' (or log in on the page)",
                                [(b"www-authenticate", b"Bearer")])
+        limit = self.larger.get((scope.get("method", ""), path), self.max_bytes)
         declared = dict(scope.get("headers", ())).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            return await _json(send, 413, self._too_large())
+        if declared.isdigit() and int(declared) > limit:
+            return await _json(send, 413, self._too_large(limit))
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -232,8 +287,8 @@ class Guard:
                 return  # the client went away
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_bytes:
-                return await _json(send, 413, self._too_large())
+            if size > limit:
+                return await _json(send, 413, self._too_large(limit))
             more = message.get("more_body", False)
         body = b"".join(chunks)
         replayed = False
@@ -247,8 +302,8 @@ class Guard:
 
         return await self.app(scope, replay, send)
 
-    def _too_large(self) -> str:
-        return f"the request body is larger than {self.max_bytes} bytes, the limit of this server"
+    def _too_large(self, limit: int) -> str:
+        return f"the request body is larger than {limit} bytes, the limit of this server"
 
     def _allowed(self, scope) -> bool:
         if not self.token and not self.session:

@@ -57,7 +57,8 @@ def build_ui(index):
     import gradio as gr
 
     from rag.errors import RagError
-    from rag.serve.render import CONVERSATION_JS, PANEL_JS, SOURCE_PANEL, Turn, conversation_html, header_html
+    from rag.serve.render import (CONVERSATION_JS, PANEL_JS, SOURCE_PANEL, UPLOAD_HTML, UPLOAD_JS, Turn,
+                                  conversation_html, header_html)
 
     def respond(question, turns, sources, k, mode):
         turns = list(turns or [])
@@ -107,6 +108,8 @@ def build_ui(index):
             mode = gr.Radio(["hybrid", "dense", "lexical"], value=index.settings.query.mode,
                             label="Retrieval mode",
                             info="hybrid fuses meaning (dense) and shared words (lexical, BM25)")
+        with gr.Accordion("Add documents", open=False, elem_id="add-documents"):
+            gr.HTML(UPLOAD_HTML, js_on_load=UPLOAD_JS, apply_default_css=False, elem_id="upload")
         gr.HTML(SOURCE_PANEL, js_on_load=PANEL_JS, apply_default_css=False, elem_id="source-holder")
 
         inputs = [box, turns, sources, k, mode]

@@ -7,6 +7,7 @@ writes markup.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 from typing import Sequence
@@ -31,8 +32,21 @@ class Turn:
 # -- passages and answers ------------------------------------------------------------------------
 
 
-def marked(text: str, offset: int, spans: Sequence[tuple[int, int]], tag: str = "mark") -> str:
-    """`text` (which starts at `offset` in its file) escaped, with the file spans wrapped in <tag>."""
+_SOFT_BREAK = re.compile(r"(?<=[^\s])[ \t]*\r?\n(?=[ \t]*[^\s])")
+
+
+def reflow(text: str) -> str:
+    """`text` with each single line break inside a paragraph shown as a space: one character
+    for one, so every offset into it is still an offset into the file (blank lines stay)."""
+    return _SOFT_BREAK.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def marked(text: str, offset: int, spans: Sequence[tuple[int, int]], tag: str = "mark",
+           reflowed: bool = False) -> str:
+    """`text` (which starts at `offset` in its file) escaped, with the file spans wrapped in <tag>;
+    `reflowed`: soft line breaks shown as spaces (see `reflow`)."""
+    if reflowed:
+        text = reflow(text)
     parts, position = [], 0
     for start, end in sorted(spans):
         a, b = max(start - offset, position), min(end - offset, len(text))
@@ -66,8 +80,11 @@ def passage_html(passage: Passage, threshold: float = 0.0) -> str:
     width = round(100 * min(max(passage.confidence, 0.0), 1.0))
     lines = (f"line {passage.line_start}" if passage.line_start == passage.line_end
              else f"lines {passage.line_start}–{passage.line_end}")
+    if passage.page is not None:  # a paged format: the page is the citation a reader can follow
+        lines = (f"page {passage.page}" if passage.page == passage.page_end
+                 else f"pages {passage.page}–{passage.page_end}")
     source = escape(passage.source)
-    body = marked(passage.text, passage.start, passage.highlights)
+    body = marked(passage.text, passage.start, passage.highlights, reflowed=passage.soft_wrapped)
     return (
         f'<article class="card {level}{" low" if passage.low_confidence else ""}" '
         f'data-source="{source}">'
@@ -148,9 +165,13 @@ def status_html(info: dict) -> str:
 
 
 def source_page_html(
-    source: str, text: str, start: int, end: int, highlights: Sequence[tuple[int, int]] = ()
+    source: str, text: str, start: int, end: int, highlights: Sequence[tuple[int, int]] = (),
+    reflowed: bool = False,
 ) -> str:
-    """A whole document as a standalone page, the passage [start, end) marked with id="passage"."""
+    """A whole document as a standalone page, the passage [start, end) marked with id="passage";
+    `reflowed`: soft line breaks shown as spaces, paragraphs kept."""
+    if reflowed:
+        text = reflow(text)
     passage = marked(text[start:end], start, highlights, tag="strong")
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -161,6 +182,58 @@ def source_page_html(
         f"{escape(text[end:])}</div></body></html>"
     )
 
+
+def pdf_source_page_html(source: str, text: str, start: int, end: int,
+                         highlights: Sequence[tuple[int, int]], pages: Sequence) -> str:
+    """A PDF passage: the pages it is on, rendered by the server (`?image=N`), with the passage
+    and its supporting sentences marked where they are drawn, then the document's text as for
+    any file. `pages` are rag.store.originals.PageMarks."""
+    figures = []
+    anchor = ' id="passage"'
+    for marks in pages:
+        boxes = []
+        for kind, rects in (("passage", marks.passage), ("support", marks.highlights)):
+            for left, top, right, bottom in rects:
+                style = (f"left:{100 * left:.3f}%;top:{100 * top:.3f}%;"
+                         f"width:{100 * (right - left):.3f}%;height:{100 * (bottom - top):.3f}%")
+                boxes.append(f'<span class="box {kind}"{anchor if kind == "passage" else ""} '
+                             f'style="{style}"></span>')
+                if kind == "passage":
+                    anchor = ""
+        figures.append(
+            f'<figure class="page" data-page="{marks.page}"><div class="sheet">'
+            f'<img src="?image={marks.page}" alt="Page {marks.page} of {escape(source)}">'
+            f'{"".join(boxes)}</div><figcaption>page {marks.page}</figcaption></figure>'
+        )
+    numbers = [m.page for m in pages]
+    where = f"page {numbers[0]}" if len(numbers) == 1 else f"pages {numbers[0]}–{numbers[-1]}"
+    text = reflow(text)  # a PDF's lines are its layout's, not the author's
+    passage = marked(text[start:end], start, highlights, tag="strong")
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(source)}, {where}</title><style>{SOURCE_CSS}{PDF_CSS}</style></head><body>"
+        f'<header><b>{escape(source)}</b> · {where} · the cited passage is marked on the page</header>'
+        f'<div class="pages">{"".join(figures)}</div>'
+        '<h2 class="text-title">Text extracted from the PDF</h2>'
+        f'<div class="doc">{escape(text[:start])}<mark id="passage-text">{passage}</mark>'
+        f"{escape(text[end:])}</div></body></html>"
+    )
+
+
+PDF_CSS = """
+.pages { padding: 12px 16px 0; }
+.page { margin: 0 auto 16px; max-width: 900px; }
+.sheet { position: relative; line-height: 0; box-shadow: 0 1px 6px rgba(0, 0, 0, 0.3); }
+.sheet img { width: 100%; height: auto; display: block; }
+.box { position: absolute; border-radius: 2px; scroll-margin-top: 30vh; }
+.box.passage { background: rgba(255, 221, 87, 0.30); }
+.box.support { background: rgba(255, 170, 0, 0.38); outline: 2px solid rgba(230, 140, 0, 0.9); }
+figcaption { font-size: 12px; color: #57606a; text-align: center; padding-top: 4px; line-height: 1.4; }
+.text-title { font-size: 14px; margin: 8px 16px 0; color: #57606a; }
+mark#passage-text { background: #fff3c4; padding: 2px 0; }
+mark#passage-text strong { background: #ffd54a; font-weight: inherit; }
+"""
 
 SOURCE_CSS = """
 body { margin: 0; font: 15px/1.6 system-ui, -apple-system, "Segoe UI", sans-serif;
@@ -208,6 +281,50 @@ const panel = element.querySelector('#source-panel');
 const close = () => { panel.hidden = true; panel.querySelector('iframe').src = 'about:blank'; };
 panel.querySelector('button.close').addEventListener('click', close);
 document.addEventListener('keydown', (event) => { if (event.key === 'Escape' && !panel.hidden) close(); });
+"""
+
+UPLOAD_HTML = (
+    '<div class="upload"><label class="upload-pick">Add documents '
+    '<input type="file" multiple accept=".pdf,.docx,.html,.htm,.xhtml,.md,.markdown,.txt,.text"></label>'
+    '<label class="upload-replace"><input type="checkbox"> replace a document of the same name</label>'
+    '<ul class="upload-status" aria-live="polite"></ul></div>'
+)
+
+UPLOAD_JS = """
+// Each chosen file is POSTed to the HTTP API; the server saves it and its watcher indexes it.
+// The list below says when each is ready (listed by /api/documents) or why it was skipped.
+const input = element.querySelector('input[type=file]');
+const replace = element.querySelector('.upload-replace input');
+const list = element.querySelector('.upload-status');
+const say = (item, text, kind) => { item.textContent = text; item.className = kind; };
+const follow = (item, source, deadline) => {
+  fetch('api/documents', {credentials: 'same-origin'}).then(r => r.json()).then(body => {
+    const found = (body.documents || []).find(d => d.source === source);
+    const skipped = (body.skipped || []).find(d => d.source === source);
+    if (found) return say(item, `${source} is ready: ${found.passages} passages`, 'ready');
+    if (skipped) return say(item, `${source} was not indexed: ${skipped.reason}`, 'failed');
+    if (Date.now() > deadline) return say(item, `${source} is saved but not indexed yet (is the watcher on?)`, 'failed');
+    setTimeout(() => follow(item, source, deadline), 1500);
+  }).catch(() => setTimeout(() => follow(item, source, deadline), 3000));
+};
+input.addEventListener('change', () => {
+  for (const file of input.files) {
+    const item = document.createElement('li');
+    list.appendChild(item);
+    say(item, `${file.name}: uploading…`, 'busy');
+    const url = 'api/documents?name=' + encodeURIComponent(file.name) + (replace.checked ? '&overwrite=true' : '');
+    fetch(url, {method: 'POST', body: file, credentials: 'same-origin',
+                headers: {'Content-Type': 'application/octet-stream'}})
+      .then(r => r.json().then(body => ({ok: r.ok, body})))
+      .then(({ok, body}) => {
+        if (!ok) return say(item, `${file.name}: ${body.error}`, 'failed');
+        say(item, `${body.source} saved; indexing…`, 'busy');
+        follow(item, body.source, Date.now() + 15 * 60 * 1000);
+      })
+      .catch(error => say(item, `${file.name}: upload failed (${error})`, 'failed'));
+  }
+  input.value = '';
+});
 """
 
 PAGE_CSS = """
@@ -258,6 +375,12 @@ PAGE_CSS = """
 #source-panel .close { background: #fff; color: #24292f; border: 0; border-radius: 6px;
                        padding: 4px 10px; cursor: pointer; white-space: nowrap; }
 #source-panel iframe { flex: 1; width: 100%; border: 0; }
+.upload { display: grid; grid-template-columns: minmax(0, 1fr); gap: 6px; font-size: 0.92em; }
+.upload-pick { display: grid; grid-template-columns: minmax(0, 1fr); gap: 4px; min-width: 0; }
+.upload-pick input { width: 100%; min-width: 0; }
+.upload-status { min-width: 0; margin: 0; padding-left: 18px; overflow-wrap: anywhere; }
+.upload-status .ready { color: #1a7f37; }
+.upload-status .failed { color: #cf222e; overflow-wrap: anywhere; }
 @media (max-width: 640px) {
   .question span { max-width: 100%; }
   .meter .bar { flex-basis: 70px; }

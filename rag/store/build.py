@@ -33,6 +33,8 @@ from rag.errors import (
 )
 from rag.ingest.chunking import Chunk, Chunker
 from rag.ingest.documents import LoadResult, Skipped, load_folder
+from rag.ingest.matching import match_text
+from rag.ingest.readers import FORMAT as READERS_FORMAT
 from rag.ingest.sentences import Sentence
 from rag.store import chunkstore, manifest
 from rag.store.faiss_store import FaissStore, choose_factory
@@ -120,11 +122,12 @@ def build_index(
         timings: dict[str, float] = {}
         started = time.perf_counter()
         max_bytes = int(settings.index.max_document_mb * 1_000_000)
-        loaded = documents if documents is not None else load_folder(settings.docs_dir, max_bytes)
+        loaded = documents if documents is not None else load_folder(
+            settings.docs_dir, max_bytes, settings.index.readers)
         for item in loaded.skipped:
             say(f"{item.source} {item.reason}")
         if not loaded.documents:
-            raise DocumentError(f"no usable .txt or .md documents in {settings.docs_dir}: nothing to index")
+            raise DocumentError(f"no usable documents in {settings.docs_dir}: nothing to index")
         timings["load"] = time.perf_counter() - started
 
         given = embedder
@@ -247,7 +250,8 @@ def _cut(settings: Settings, embedder: Embedder, loaded: LoadResult, say: Callab
         loaded = replace(loaded, documents=kept, skipped=loaded.skipped + failed)
         if not kept:
             raise DocumentError(f"no document in {settings.docs_dir} could be split into passages")
-    texts = [loaded.documents[d].text[c.start : c.end] for d, c in chunks]
+    documents = loaded.documents
+    texts = [match_text(documents[d].text[c.start : c.end], documents[d].kind) for d, c in chunks]
     return Cut(loaded, chunks, sentences, texts, files)
 
 
@@ -265,7 +269,10 @@ def _embed(
         mark = time.perf_counter()
         say(f"{len(cut.sentences)} sentences for highlighting")
         documents = cut.loaded.documents
-        sentences = encoder.embed([documents[d].text[s.start : s.end] for d, s in cut.sentences], progress=progress)
+        sentences = encoder.embed(
+            [match_text(documents[d].text[s.start : s.end], documents[d].kind) for d, s in cut.sentences],
+            progress=progress,
+        )
         timings["embed_sentences"] = time.perf_counter() - mark
     return Embedded(passages, sentences)
 
@@ -336,6 +343,8 @@ def _write_build(
                 "settings": settings.index.to_dict(),
                 "docs_dir": str(Path(settings.docs_dir).resolve()) if settings.docs_dir else None,
                 "fingerprint": loaded.fingerprint,
+                "readers_format": READERS_FORMAT,
+                "formats": {d.source: d.kind for d in loaded.documents if d.kind != "text"},
                 "skipped": [{"source": s.source, "reason": s.reason} for s in loaded.skipped],
                 "decoded": {d.source: d.encoding for d in loaded.documents if d.encoding != "utf-8"},
                 "counts": {

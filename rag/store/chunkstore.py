@@ -18,7 +18,7 @@ import numpy as np
 from rag.errors import IndexCorruptError
 from rag.ingest.chunking import Chunk
 from rag.ingest.documents import Document
-from rag.ingest.sentences import Sentence, normalize
+from rag.ingest.sentences import Sentence, is_hard_wrapped, normalize
 
 FILE = "chunks.sqlite"
 
@@ -30,6 +30,9 @@ CREATE TABLE chunks (id INTEGER PRIMARY KEY, doc INTEGER NOT NULL, start INTEGER
                      digest TEXT NOT NULL);
 CREATE TABLE sentences (id INTEGER PRIMARY KEY, doc INTEGER NOT NULL, start INTEGER NOT NULL,
                         "end" INTEGER NOT NULL, heading INTEGER NOT NULL);
+CREATE TABLE formats (doc INTEGER PRIMARY KEY, kind TEXT NOT NULL, soft_wrapped INTEGER NOT NULL);
+CREATE TABLE pages (doc INTEGER NOT NULL, page INTEGER NOT NULL, start INTEGER NOT NULL, boxes BLOB,
+                    PRIMARY KEY (doc, page));
 CREATE INDEX chunks_doc ON chunks (doc);
 CREATE INDEX sentences_doc_start ON sentences (doc, start);
 """
@@ -92,6 +95,18 @@ def write(
             ),
         )
         connection.executemany(
+            "INSERT INTO formats VALUES (?, ?, ?)",
+            ((i, d.kind, int(d.kind == "pdf" or is_hard_wrapped(d.text))) for i, d in enumerate(documents)),
+        )
+        connection.executemany(
+            "INSERT INTO pages VALUES (?, ?, ?, ?)",
+            (
+                (i, page, start, d.boxes[page - 1] if len(d.boxes) >= page else None)
+                for i, d in enumerate(documents)
+                for page, start in enumerate(d.page_starts, start=1)
+            ),
+        )
+        connection.executemany(
             "INSERT INTO sentences VALUES (?, ?, ?, ?, ?)",
             ((i, doc, s.start, s.end, int(s.heading)) for i, (doc, s) in enumerate(sentences)),
         )
@@ -142,6 +157,52 @@ class ChunkStore:
         """The whole text of an indexed document, exactly as indexed."""
         row = self._query("SELECT text FROM documents WHERE id = ?", (self._doc_ids[source],))
         return row[0][0]
+
+    def kind(self, source: str) -> str:
+        """The format the document was read as (text, markdown, pdf, html, docx)."""
+        rows = self._optional("SELECT kind FROM formats WHERE doc = ?", (self._doc_ids[source],))
+        return rows[0][0] if rows else "text"
+
+    def soft_wrapped(self, sources: Iterable[str]) -> set[str]:
+        """The sources whose single line breaks are soft wraps inside paragraphs (a text file cut
+        at ~80 characters, a PDF's lines): shown reflowed, offsets unchanged."""
+        wanted = sorted({self._doc_ids[s] for s in sources})
+        if not wanted:
+            return set()
+        marks = ",".join("?" * len(wanted))
+        rows = self._optional(f"SELECT doc FROM formats WHERE soft_wrapped = 1 AND doc IN ({marks})", wanted)
+        return {self._sources[doc] for (doc,) in rows}
+
+    def page_starts(self, sources: Iterable[str]) -> dict[str, tuple[int, ...]]:
+        """For each source, the offset of each page's first character; () without pages."""
+        wanted = sorted({self._doc_ids[s] for s in sources})
+        found: dict[str, tuple[int, ...]] = {self._sources[d]: () for d in wanted}
+        if not wanted:
+            return found
+        marks = ",".join("?" * len(wanted))
+        rows = self._optional(f"SELECT doc, start FROM pages WHERE doc IN ({marks}) ORDER BY doc, page", wanted)
+        for doc, start in rows:
+            found[self._sources[doc]] += (start,)
+        return found
+
+    def page_boxes(self, source: str, page: int) -> bytes | None:
+        """Where each character of a PDF page is drawn (rag.ingest.readers.boxes), or None."""
+        rows = self._optional("SELECT boxes FROM pages WHERE doc = ? AND page = ?",
+                              (self._doc_ids[source], page))
+        return rows[0][0] if rows else None
+
+    def _optional(self, sql: str, params) -> list[tuple]:
+        """A query on a table that stores written before formats had pages lack: no rows."""
+        try:
+            return self._query(sql, params)
+        except IndexCorruptError:
+            if self._has_table("pages"):
+                raise
+            return []
+
+    def _has_table(self, name: str) -> bool:
+        rows = self._query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+        return bool(rows)
 
     def texts(self, doc_ids: Iterable[int]) -> dict[int, str]:
         ids = sorted(set(doc_ids))

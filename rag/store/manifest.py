@@ -24,6 +24,7 @@ from rag.embed.embedder import resolve_model
 from rag.embed.onnx_backend import INT8_SCHEME
 from rag.errors import IndexCorruptError, IndexMissingError
 from rag.ingest.documents import folder_fingerprint
+from rag.ingest.readers import FORMAT as READERS_FORMAT
 from rag.store.faiss_store import choose_factory
 
 FORMAT = 1
@@ -63,7 +64,14 @@ class Manifest:
                 reasons.append(f"the model is now {wanted_model!r}, the index has {self.model.get('name')!r}")
             wanted, recorded = settings.to_dict(), self.data["settings"]
             recorded = {"backend": "torch", **recorded}  # builds from before backends were torch
-            for key in ("chunking", "embed_sentences", "max_document_mb", "backend"):
+            readers = self.data.get("readers_format")
+            if readers != READERS_FORMAT:
+                reasons.append(
+                    "the index was built before rag read PDF, HTML and DOCX with page maps "
+                    f"(stored format {readers or 'none'}, now {READERS_FORMAT}): it is rebuilt"
+                )
+            keys = ("chunking", "embed_sentences", "max_document_mb", "backend")
+            for key in keys + (("readers",) if readers == READERS_FORMAT else ()):
                 if recorded.get(key) != wanted[key]:
                     reasons.append(f"the setting {key} changed ({recorded.get(key)} -> {wanted[key]})")
             if self.model.get("backend") == "onnx-int8" and self.model.get("quantization") != INT8_SCHEME:
