@@ -29,9 +29,9 @@ def test_onnx_vectors_and_token_counts_match_torch(embedder, onnx_embedder):
 
 def test_backend_is_part_of_the_index_identity(tmp_path):
     from rag.config import IndexSettings
-    from rag.store.manifest import Manifest
+    from rag.store.manifest import READERS_FORMAT, Manifest
 
-    built = Manifest({"model": {"name": "all-MiniLM-L6-v2"}, "docs_dir": None,
+    built = Manifest({"model": {"name": "all-MiniLM-L6-v2"}, "docs_dir": None, "readers_format": READERS_FORMAT,
                       "settings": IndexSettings(backend="torch").to_dict()})
     assert built.stale_reasons(IndexSettings(backend="torch")) == []
     assert any("backend" in r for r in built.stale_reasons(IndexSettings(backend="onnx")))
@@ -56,11 +56,11 @@ def test_int8_vectors_stay_close_to_torch_and_rank_alike(embedder, tmp_path):
 def test_an_int8_index_from_the_per_tensor_scheme_is_stale():
     from rag.config import IndexSettings
     from rag.embed.onnx_backend import INT8_SCHEME
-    from rag.store.manifest import Manifest
+    from rag.store.manifest import READERS_FORMAT, Manifest
 
     settings = IndexSettings(backend="onnx-int8")
     old = Manifest({"model": {"name": "all-MiniLM-L6-v2", "backend": "onnx-int8"}, "docs_dir": None,
-                    "settings": settings.to_dict()})
+                    "readers_format": READERS_FORMAT, "settings": settings.to_dict()})
     assert any("int8" in r for r in old.stale_reasons(settings))
     new = Manifest({**old.data, "model": {**old.data["model"], "quantization": INT8_SCHEME}})
     assert new.stale_reasons(settings) == []
