@@ -35,6 +35,14 @@ def quiet_model_loading() -> None:
         return
     transformers_logging.disable_progress_bar()
 
+def length_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Row numbers in batches of at most `batch_size`, longest texts first, so that the texts of
+    a batch have about the same length and little of it is padding (ties keep input order)."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    size = max(1, batch_size)
+    return [order[offset : offset + size] for offset in range(0, len(order), size)]
+
+
 class Embedder(Protocol):
     """What the index needs from a model."""
 
@@ -107,6 +115,10 @@ class SentenceTransformerEmbedder:
         self.dimension = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
         self._counter = _piece_counter(self._model.tokenizer)
+        pooling = self._model[1] if len(self._model) > 1 else None
+        self.token_pooling = bool(getattr(pooling, "pooling_mode_mean_tokens", False)) and getattr(
+            self._model.tokenizer, "is_fast", False)
+        """Whether `embed_tokens` pools as the model does (mean pooling, offsets from a fast tokenizer)."""
         self.tokens_add_up = self._counter is not None and self._counter.adds_up
         self.identity = {
             "name": resolved.name,
@@ -129,6 +141,33 @@ class SentenceTransformerEmbedder:
             normalize_embeddings=True,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list]:
+        """Unit-norm vectors (mean pooling, as the model's own) and each text's token embeddings,
+        from one forward pass per batch (for sentence vectors pooled from their passage)."""
+        import torch
+
+        from rag.embed.spans import TokenStates
+
+        cleaned = [normalize(t) for t in texts]
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        states: list = [None] * len(texts)
+        transformer, tokenizer = self._model[0].auto_model, self._model.tokenizer
+        for rows in length_batches(self.count_tokens(cleaned), self.batch_size):
+            batch = tokenizer([cleaned[i] for i in rows], padding=True, truncation=True,
+                              max_length=int(self._model.max_seq_length), return_tensors="pt",
+                              return_offsets_mapping=True, return_special_tokens_mask=True)
+            with torch.no_grad():
+                hidden = transformer(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                     token_type_ids=batch.get("token_type_ids")).last_hidden_state.float()
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            vectors[rows] = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+            for line, row in enumerate(rows):
+                keep = ((batch["special_tokens_mask"][line] == 0) & (batch["attention_mask"][line] == 1)).numpy()
+                offsets = batch["offset_mapping"][line].numpy()[keep].astype(np.int64).reshape(-1, 2)
+                states[row] = TokenStates(cleaned[row], offsets, np.ascontiguousarray(hidden[line].numpy()[keep]))
+        return vectors, states
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, without the special tokens."""

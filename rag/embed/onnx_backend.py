@@ -25,20 +25,23 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.embed.embedder import ResolvedModel, quiet_model_loading, resolve_model
+from rag.embed.embedder import ResolvedModel, length_batches, quiet_model_loading, resolve_model
+from rag.embed.spans import TokenStates
 from rag.errors import ModelError
 from rag.ingest.sentences import normalize
 from rag.ingest.wordpieces import WordPieceCounter
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMAT = 2
-"""Bump when the exported graph changes, so old exports are not reused."""
+EXPORT_FORMAT = 3
+"""Bump when the exported graph changes, so old exports are not reused. 3: the graph also
+outputs the token embeddings (for sentence vectors pooled from a passage's own forward pass)."""
 ONNX_BACKENDS = ("onnx", "onnx-int8")
 INT8_SCHEME = "dynamic int8, per output channel"
 """Recorded in the model identity of onnx-int8 indexes: vectors made by an earlier scheme (one
 scale per tensor, until EXPORT_FORMAT 2) do not match questions embedded by this one."""
 MODEL_FILE = "model.onnx"
+TOKENS_OUTPUT = "token_embeddings"
 
 
 def _model_config(folder: Path) -> tuple[int, int]:
@@ -142,7 +145,7 @@ def _export(source: Path, target: Path) -> None:
             ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1), hidden
 
     example = torch.ones((2, 8), dtype=torch.long)
     axes = {0: "batch", 1: "tokens"}
@@ -152,8 +155,9 @@ def _export(source: Path, target: Path) -> None:
         warnings.simplefilter("ignore")
         torch.onnx.export(
             Encoder(model), (example, example), str(target),
-            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "embedding": {0: "batch"}},
+            input_names=["input_ids", "attention_mask"], output_names=["embedding", TOKENS_OUTPUT],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "embedding": {0: "batch"},
+                          TOKENS_OUTPUT: axes},
             opset_version=17, dynamo=False,
         )
 
@@ -217,13 +221,18 @@ class OnnxEmbedder:
             raise ModelError(f"cannot load {path} ({exc}); delete {path.parent} to export it again") from exc
         self._tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=max_seq)
-        pad = self._tokenizer.token_to_id("[PAD]") or 0
-        self._tokenizer.enable_padding(pad_id=pad, pad_token="[PAD]")
+        self._tokenizer.no_padding()  # batches are padded by `_run`, each to its own longest text
+        self._pad = self._tokenizer.token_to_id("[PAD]") or 0
         counter = Tokenizer.from_file(str(source / "tokenizer.json"))
         counter.no_truncation()
         counter.no_padding()
         self._counter = WordPieceCounter(counter)
         self.tokens_add_up = self._counter.adds_up
+        self.token_pooling = True  # only mean-pooling models are exported (`_model_config`)
+        self.work = {"texts": 0, "tokens": 0, "padded_tokens": 0, "squared_tokens": 0}
+        """What went through the model so far (special tokens included): `tokens` of the texts
+        themselves, `padded_tokens` as computed (batches padded to their longest), and the sum of
+        each text's tokens squared (attention); `rag bench` turns it into FLOPs."""
         self.batch_size = batch_size
         self.max_tokens = max_seq - 2  # [CLS] and [SEP]
         self.identity = {
@@ -238,21 +247,47 @@ class OnnxEmbedder:
             self.identity["quantization"] = INT8_SCHEME
 
     def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Unit-norm float32 vectors, one row per text (batched by length to limit padding)."""
+        """Unit-norm float32 vectors, one row per text (batched by token length to limit padding)."""
+        return self._run(texts, tokens=False)[0]
+
+    def embed_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[TokenStates]]:
+        """The vectors of `embed` and, from the same forward pass, each text's token embeddings
+        (for sentence vectors pooled from their passage: `rag.embed.spans`)."""
+        return self._run(texts, tokens=True)
+
+    def _run(self, texts: Sequence[str], tokens: bool) -> tuple[np.ndarray, list[TokenStates]]:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        states: list[TokenStates | None] = [None] * len(texts)
         if not texts:
-            return out
+            return out, []
         cleaned = [normalize(t) for t in texts]
-        order = sorted(range(len(cleaned)), key=lambda i: -len(cleaned[i]))
-        for offset in range(0, len(order), self.batch_size):
-            rows = order[offset : offset + self.batch_size]
-            encoded = self._tokenizer.encode_batch([cleaned[i] for i in rows])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            (vectors,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask})
-            out[rows] = vectors
+        encoded = self._tokenizer.encode_batch(cleaned)
+        outputs = ["embedding", TOKENS_OUTPUT] if tokens else ["embedding"]
+        for rows in length_batches([len(e.ids) for e in encoded], self.batch_size):
+            width = len(encoded[rows[0]].ids)
+            ids = np.full((len(rows), width), self._pad, dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for line, row in enumerate(rows):
+                n = len(encoded[row].ids)
+                ids[line, :n] = encoded[row].ids
+                mask[line, :n] = 1
+            results = self._session.run(outputs, {"input_ids": ids, "attention_mask": mask})
+            lengths = mask.sum(axis=1)
+            self.work["texts"] += len(rows)
+            self.work["tokens"] += int(lengths.sum())
+            self.work["padded_tokens"] += int(mask.size)
+            self.work["squared_tokens"] += int((lengths**2).sum())
+            out[rows] = results[0]
+            if tokens:
+                for line, row in enumerate(rows):
+                    e = encoded[row]
+                    keep = np.flatnonzero(np.array(e.special_tokens_mask) == 0)
+                    states[row] = TokenStates(
+                        cleaned[row], np.array(e.offsets, dtype=np.int64)[keep].reshape(-1, 2),
+                        np.ascontiguousarray(results[1][line, keep], dtype=np.float32),
+                    )
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.maximum(norms, 1e-12)
+        return out / np.maximum(norms, 1e-12), states  # type: ignore[return-value]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word pieces per text, without the special tokens."""
