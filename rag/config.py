@@ -78,6 +78,13 @@ class IndexSettings:
     chunking: ChunkingSettings = field(default_factory=ChunkingSettings)
     embed_sentences: bool = True
     """Embed every sentence too, so highlights and confidence cost no model call at query time."""
+    sentence_vectors: str = "separate"
+    """How sentence vectors are made: "separate" (each sentence embedded alone) or "pooled" (from
+    the token embeddings of their passage's own forward pass, mean over the sentence's word
+    pieces, normalised: no forward pass per sentence, a build ~2.5x faster). Not the default: its
+    vectors (cosine ~0.8 with the separate ones) lost 1-4 points of R@5/MRR/nDCG on our question
+    sets, over the 0.5-point limit set for it. Part of the index's identity.
+    See rag/embed/sentence_vectors.py and docs/benchmarks.md."""
     max_document_mb: float = 10.0
     """Larger files are skipped with a message: embedding 10 MB takes ~20 minutes on 2 CPU cores
     (50 MB would take hours). Raise it to index bigger files."""
@@ -153,6 +160,8 @@ class IndexSettings:
             raise ConfigError(f"hnsw_ef_construction must be >= 1, got {self.hnsw_ef_construction}")
         if self.exact_up_to < 0:
             raise ConfigError(f"exact_up_to must be >= 0, got {self.exact_up_to}")
+        if self.sentence_vectors not in ("pooled", "separate"):
+            raise ConfigError(f"sentence_vectors must be pooled or separate, got {self.sentence_vectors!r}")
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if not self.max_document_mb > 0:

@@ -76,6 +76,39 @@ class CachedEmbedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.vstack([found[k] for k in keys]).astype(np.float32)
 
+    # -- by key, for vectors that are not a text's own (sentence vectors pooled from a passage) --
+
+    def stored(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        """The vectors held under `keys` (those not held are absent); marks nothing as used."""
+        return self._lookup(set(keys))
+
+    def stored_texts(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The vectors held for `texts` (embedded alone), by text."""
+        keys = {text_key(t): t for t in texts}
+        return {keys[k]: v for k, v in self._lookup(set(keys)).items()}
+
+    def remember(self, keys: Sequence[bytes], vectors: Sequence[np.ndarray]) -> None:
+        """Store `vectors` under `keys` and mark them used by this build."""
+        self._db.executemany(
+            "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+            ((k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)),
+        )
+        self._db.commit()
+        self._used.update(keys)
+
+    def remember_texts(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        """Store the vectors of `texts`, embedded by the caller (counted as embedded)."""
+        self.remember([text_key(t) for t in texts], list(vectors))
+        self.embedded += len(texts)
+
+    def use(self, keys: Sequence[bytes]) -> None:
+        self._used.update(keys)
+
+    def use_texts(self, texts: Sequence[str]) -> None:
+        """Mark the vectors of `texts` read back from the cache as used (counted as reused)."""
+        self._used.update(text_key(t) for t in texts)
+        self.reused += len(texts)
+
     def _lookup(self, keys: set[bytes]) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
         ordered = list(keys)

@@ -24,6 +24,7 @@ import numpy as np
 from rag.config import Settings
 from rag.embed.cache import CachedEmbedder
 from rag.embed.embedder import Embedder, SentenceTransformerEmbedder
+from rag.embed.sentence_vectors import embed_build
 from rag.errors import (
     DocumentError,
     IndexCorruptError,
@@ -184,6 +185,8 @@ class Embedded:
 
     passages: np.ndarray
     sentences: np.ndarray | None
+    made: dict | None = None
+    """How the sentence vectors were made (SentenceVectorReport.record), for the manifest."""
 
 
 def _build(
@@ -201,7 +204,7 @@ def _build(
     mark = time.perf_counter()
     cut = _cut(settings, embedder, loaded, say)
     timings["chunk"] = time.perf_counter() - mark
-    embedded = _embed(settings, cache if cache is not None else embedder, cut, timings, progress, say)
+    embedded = _embed(settings, embedder, cache, cut, timings, progress, say)
 
     mark = time.perf_counter()
     with _writing(index_dir):
@@ -256,25 +259,19 @@ def _cut(settings: Settings, embedder: Embedder, loaded: LoadResult, say: Callab
 
 
 def _embed(
-    settings: Settings, encoder: Embedder, cut: Cut, timings: dict[str, float], progress: bool,
-    say: Callable[[str], None],
+    settings: Settings, embedder: Embedder, cache: CachedEmbedder | None, cut: Cut, timings: dict[str, float],
+    progress: bool, say: Callable[[str], None],
 ) -> Embedded:
-    """The passages' vectors, then (when highlights use them) the sentences'."""
-    mark = time.perf_counter()
-    say(f"{len(cut.texts)} passages from {len(cut.loaded.documents)} documents")
-    passages = encoder.embed(cut.texts, progress=progress)
-    timings["embed_passages"] = time.perf_counter() - mark
-    sentences = None
-    if settings.index.embed_sentences:
-        mark = time.perf_counter()
-        say(f"{len(cut.sentences)} sentences for highlighting")
-        documents = cut.loaded.documents
-        sentences = encoder.embed(
-            [match_text(documents[d].text[s.start : s.end], documents[d].kind) for d, s in cut.sentences],
-            progress=progress,
-        )
-        timings["embed_sentences"] = time.perf_counter() - mark
-    return Embedded(passages, sentences)
+    """The passages' vectors and (when highlights use them) the sentences', made as
+    `settings.index.sentence_vectors` says (rag/embed/sentence_vectors.py)."""
+    say(f"{len(cut.texts)} passages from {len(cut.loaded.documents)} documents"
+        + (f", {len(cut.sentences)} sentences for highlighting" if settings.index.embed_sentences else ""))
+    passages, sentences, report = embed_build(
+        settings.index.sentence_vectors, embedder, cache, cut.loaded.documents, cut.chunks, cut.sentences,
+        cut.texts, progress, settings.index.embed_sentences,
+    )
+    timings.update(report.seconds)
+    return Embedded(passages, sentences, report.record() if sentences is not None else None)
 
 
 def _fresh_build(settings: Settings, say: Callable[[str], None]) -> BuildReport | None:
@@ -357,6 +354,7 @@ def _write_build(
                 "dense_index": factory,
                 "dense_parameters": parameters,
                 **({"milvus_sync": synced} if synced is not None else {}),
+                **({"sentence_vectors": embedded.made} if embedded.made is not None else {}),
             },
         )
         build = index_dir / name

@@ -74,6 +74,10 @@ class Manifest:
             for key in keys + (("readers",) if readers == READERS_FORMAT else ()):
                 if recorded.get(key) != wanted[key]:
                     reasons.append(f"the setting {key} changed ({recorded.get(key)} -> {wanted[key]})")
+            made = recorded.get("sentence_vectors", "separate")  # builds from before: embedded alone
+            if wanted["embed_sentences"] and recorded.get("embed_sentences") and made != wanted["sentence_vectors"]:
+                reasons.append(f"the setting sentence_vectors changed ({made} -> {wanted['sentence_vectors']}): "
+                               "the stored sentence vectors were made the other way")
             if self.model.get("backend") == "onnx-int8" and self.model.get("quantization") != INT8_SCHEME:
                 reasons.append("the int8 encoder changed (now one scale per output channel)")
             reasons.extend(_store_reasons(recorded, wanted))
