@@ -48,6 +48,42 @@ def gemm_gflops(rows: int = 4096, hidden: int = 384, inner: int = 1536, seconds:
     return best / 1e9
 
 
+def work_flops(model_folder: Path, work: dict) -> float | None:
+    """Useful forward-pass FLOPs of what an encoder ran (`OnnxEmbedder.work`: tokens and the sum of
+    squared lengths, special tokens included, padding left out): per token 2 FLOPs per weight of
+    the layers, plus per text 4 * hidden * tokens^2 per layer for the attention scores and sum."""
+    try:
+        config = json.loads((Path(model_folder) / "config.json").read_text(encoding="utf-8"))
+        hidden = int(config["hidden_size"])
+        layers = int(config["num_hidden_layers"])
+        inner = int(config.get("intermediate_size", 4 * hidden))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    weights = 4 * hidden * hidden + 2 * hidden * inner
+    return float(layers * (2 * weights * work["tokens"] + 4 * hidden * work["squared_tokens"]))
+
+
+def work_efficiency(model_folder: Path, work: dict, seconds: float) -> dict | None:
+    """Achieved useful GFLOP/s of an encoder's `work` done in `seconds`, against the float32
+    GEMM rate measured just before and just after (`limits`) and the fraction of the higher one
+    (the conservative reading on a machine whose load changes). Padding is not useful work, so
+    it lowers the fraction; its share is printed beside it."""
+    if not work.get("tokens") or seconds <= 0:
+        return None
+    flops = work_flops(model_folder, work)
+    if flops is None:
+        return None
+    achieved = flops / seconds / 1e9
+    limit = max(work.get("gemm_before", 0.0), gemm_gflops())
+    return {
+        "texts": work["texts"], "tokens": work["tokens"],
+        "padding_share": round(1 - work["tokens"] / max(work["padded_tokens"], 1), 3),
+        "achieved_gflops": round(achieved, 1),
+        "fp32_gemm_gflops_now": round(limit, 1),
+        "fraction_of_fp32_limit": round(achieved / limit, 3),
+    }
+
+
 def embedding_efficiency(model_folder: Path, tokens: int, texts: int, seconds: float) -> dict | None:
     """Achieved GFLOP/s of an embedding run and its fraction of the float32 limit measured now."""
     if not texts or seconds <= 0:

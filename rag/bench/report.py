@@ -72,7 +72,9 @@ def format_table(report: Report) -> str:
             *([("build: embed vs compute limit",
                 f"{c['embed_compute']['achieved_gflops']} GFLOP/s = "
                 f"{c['embed_compute']['fraction_of_fp32_limit']:.0%} of fp32 GEMM measured now "
-                f"({c['embed_compute']['fp32_gemm_gflops_now']} GFLOP/s)")] if c.get("embed_compute") else []),
+                f"({c['embed_compute']['fp32_gemm_gflops_now']} GFLOP/s)"
+                + (f"; all model work of the build, {c['embed_compute']['padding_share']:.0%} padding"
+                   if "padding_share" in c["embed_compute"] else ""))] if c.get("embed_compute") else []),
             ("build: embed sentences", f"{b.get('embed_sentences', 0):.2f} s = {c['embed_sentences_per_s']} sentences/s"),
             ("build: writing", f"{b.get('write', 0):.2f} s"),
             ("build: total (no model load)", f"{b.get('total', 0):.2f} s"),

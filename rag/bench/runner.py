@@ -44,6 +44,9 @@ def bench_corpus(
     model_load = time.perf_counter() - mark
 
     say(f"[{corpus.name}] building the index")
+    from rag.bench.compute import gemm_gflops
+
+    work_before = dict(getattr(embedder, "work", {}), gemm_before=gemm_gflops())
     report = build_index(settings, embedder=embedder, force=True)
     seconds = report.seconds
     # Every measured question is new to the index: the question cache is off for the timings.
@@ -53,11 +56,16 @@ def bench_corpus(
     embed_passages = seconds.get("embed_passages", 0.0)
     embed_sentences = seconds.get("embed_sentences", 0.0)
 
-    from rag.bench.compute import embedding_efficiency
+    from rag.bench.compute import embedding_efficiency, work_efficiency
     from rag.embed.embedder import resolve_model
 
-    efficiency = embedding_efficiency(Path(resolve_model(settings.index.model).location), passage_tokens,
-                                      report.passages, embed_passages)
+    folder = Path(resolve_model(settings.index.model).location)
+    if hasattr(embedder, "work"):  # all the build's model work (passages and sentences), as counted by the encoder
+        work = {k: v - work_before.get(k, 0) for k, v in embedder.work.items()}
+        efficiency = work_efficiency(folder, {**work, "gemm_before": work_before["gemm_before"]},
+                                     embed_passages + embed_sentences)
+    else:
+        efficiency = embedding_efficiency(folder, passage_tokens, report.passages, embed_passages)
     mark = time.perf_counter()
     again = build_index(settings, embedder=embedder, force=False)
     unchanged = time.perf_counter() - mark
