@@ -271,6 +271,9 @@ def _embed(
         cut.texts, progress, settings.index.embed_sentences,
     )
     timings.update(report.seconds)
+    if sentences is not None and report.method != settings.index.sentence_vectors:
+        say(f"sentence vectors made {report.method}, not {settings.index.sentence_vectors}: this model "
+            "(or the Ray workers) gives no token states; the manifest records it")
     return Embedded(passages, sentences, report.record() if sentences is not None else None)
 
 

@@ -74,7 +74,9 @@ class Manifest:
             for key in keys + (("readers",) if readers == READERS_FORMAT else ()):
                 if recorded.get(key) != wanted[key]:
                     reasons.append(f"the setting {key} changed ({recorded.get(key)} -> {wanted[key]})")
-            made = recorded.get("sentence_vectors", "separate")  # builds from before: embedded alone
+            # how the stored sentence vectors were made (a model without token states, e.g. on Ray
+            # workers, embeds them alone whatever the setting); builds from before: alone
+            made = self.data.get("sentence_vectors", {}).get("method") or recorded.get("sentence_vectors", "separate")
             if wanted["embed_sentences"] and recorded.get("embed_sentences") and made != wanted["sentence_vectors"]:
                 reasons.append(f"the setting sentence_vectors changed ({made} -> {wanted['sentence_vectors']}): "
                                "the stored sentence vectors were made the other way")
