@@ -298,6 +298,9 @@ class Settings:
     def validate(self) -> "Settings":
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
+        if (self.workers or self.ray_address) and self.index.sentence_vectors == "pooled" and self.index.embed_sentences:
+            raise ConfigError("sentence_vectors=pooled needs each passage's token states, which the Ray workers "
+                              "do not return: build without --workers/--ray-address, or with sentence_vectors=separate")
         self.index.chunking.validate()
         self.index.validate()
         self.query.validate()
@@ -332,6 +335,7 @@ _ENV = (
     ("RAG_MODEL", "model", str),
     ("RAG_DEVICE", "device", str),
     ("RAG_BACKEND", "backend", str),
+    ("RAG_SENTENCE_VECTORS", "sentence_vectors", str),
     ("RAG_THREADS", "threads", int),
     ("RAG_ENCODER_CACHE", "encoder_cache", Path),
     ("RAG_K", "k", int),

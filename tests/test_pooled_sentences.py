@@ -208,3 +208,15 @@ def test_a_build_records_how_its_sentence_vectors_were_made(tiny_settings):
     assert data["sentence_vectors"] == {"method": "pooled", "pooled": report.sentences, "embedded_alone": 0}
     assert data["settings"]["sentence_vectors"] == "pooled"
     assert embedder.calls == 0
+
+
+def test_pooled_sentence_vectors_on_ray_workers_are_refused_with_the_fix():
+    from rag.config import Settings
+    from rag.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="without --workers"):
+        Settings.from_env(environ={}, workers=2, sentence_vectors="pooled")
+    assert Settings.from_env(environ={}, workers=2).index.sentence_vectors == "separate"
+    assert Settings.from_env(environ={"RAG_SENTENCE_VECTORS": "pooled"}).index.sentence_vectors == "pooled"
+    with pytest.raises(ConfigError, match="pooled or separate"):
+        Settings.from_env(environ={"RAG_SENTENCE_VECTORS": "both"})
