@@ -23,7 +23,7 @@ from rag.ingest.documents import folder_signature
 from rag.search.answer import Answer, build_answer
 from rag.search.features import FEATURES, QUERY_FEATURES, TermStats
 from rag.search.followup import HISTORY_WEIGHT, contextualize, helps
-from rag.search.probes import PROBES, probe_level
+from rag.store.probes import PROBES, probe_level
 from rag.search.query import Corpus, Query, check_k, clean_history, clean_question
 from rag.search.ranking import merge_overlapping, rank, sentence_cosines, sentence_passages
 from rag.search.rerank import load_model
@@ -211,12 +211,18 @@ class Index:
         return build_answer(query, hits, self.corpus, settings, ranking.signals, self.abstainer)
 
     def probe_level(self) -> float:
-        """The mean best cosine of generic probe questions in this corpus (`rag.search.probes`),
-        computed once per open index, on the first question that needs it (one encoder call)."""
+        """The mean best cosine of generic probe questions in this corpus (`rag.store.probes`):
+        scored at build time and kept in the manifest; computed once per open index (one encoder
+        call) for a build made before that, or when questions are embedded another way
+        (`question_backend`) than the passages."""
         with self._probe_lock:
             if self._probe is None:
-                vectors = self.question_embedder.embed(list(PROBES))
-                self._probe = probe_level(vectors, lambda v, k: self.store.search(v, k))
+                stored = self.manifest.data.get("probe_level")
+                if stored is not None and self.question_embedder is self.embedder:
+                    self._probe = float(stored)
+                else:
+                    vectors = self.question_embedder.embed(list(PROBES))
+                    self._probe = probe_level(vectors, lambda v, k: self.store.search(v, k))
             return self._probe
 
     def query(self, question: str, mode: str, history: Sequence[str] = ()) -> Query:
