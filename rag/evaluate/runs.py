@@ -42,6 +42,9 @@ class Outcome:
     answerable: bool = True
     answered: bool = True
     confidence: float = 0.0
+    """The score `answered` was decided by (see `_decided_by`)."""
+    decided_by: str = "confidence"
+    """"support" (the calibrated abstainer's probability) or "confidence" (the cosine)."""
     highlight_hit: bool = False
     seconds: float = 0.0
     passage_chars: tuple[int, ...] = ()
@@ -115,7 +118,8 @@ def run_questions(
                 ranking=_first_answer_only(keys),
                 answerable=q.answerable,
                 answered=answer.answered,
-                confidence=answer.confidence,
+                confidence=_decided_by(answer),
+                decided_by="support" if answer.support is not None else "confidence",
                 highlight_hit=top is not None and _highlight_covers(top, q.answers),
                 seconds=seconds,
                 passage_chars=tuple(p.end - p.start for p in answer.passages),
@@ -147,10 +151,17 @@ def run_beir(
                     break
         outcomes.append(
             Outcome(id=qid, split="", kind="", ranking=tuple(docs), answered=answer.answered,
-                    confidence=answer.confidence, seconds=seconds,
+                    confidence=_decided_by(answer), seconds=seconds,
+                    decided_by="support" if answer.support is not None else "confidence",
                     passage_chars=tuple(p.end - p.start for p in answer.passages[:10]))
         )
     return outcomes
+
+
+def _decided_by(answer) -> float:
+    """The score `answered` was decided by: the calibrated support where the abstainer applies,
+    else the cosine confidence (what the abstention threshold is calibrated over)."""
+    return answer.support if answer.support is not None else answer.confidence
 
 
 def _key(passage, answers: Sequence[AnswerSpan]) -> str:
@@ -351,6 +362,7 @@ def describe_index(index, seconds: dict | None = None) -> dict:
         "embed_sentences": data["settings"]["embed_sentences"],
         "build_seconds": data.get("timings", {}),
         "query": {k: v for k, v in index.settings.query.__dict__.items()},
+        "support_threshold": getattr(getattr(index, "abstainer", None), "threshold", None),
     }
 
 
@@ -370,7 +382,7 @@ def evaluate_questions(
         dev = [o for o in outcomes if o.split == "dev"]
         chosen = calibrate(dev, max_false_abstention) if dev else None
         if chosen is not None:
-            calibration[mode] = {"dev": chosen.to_dict()}
+            calibration[mode] = {"dev": chosen.to_dict(), "score": outcomes[0].decided_by}
             for split in [s for s in splits if s != "dev"] + ["all"]:
                 group = [o for o in outcomes if split == "all" or o.split == split]
                 moved = apply_threshold(group, chosen.threshold)
