@@ -70,6 +70,9 @@ def open_document(data: bytes):
 
 def read(data: bytes, settings: ReaderSettings) -> Extracted:
     """The text of a PDF in reading order, its page starts and its character boxes."""
+    from rag.ingest.readers import pdf_streams
+
+    pdf_streams.check(data, settings.max_stream_mb)
     document = open_document(data)
     try:
         count = len(document)
