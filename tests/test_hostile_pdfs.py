@@ -115,3 +115,17 @@ def test_a_page_of_garbage_glyphs_is_read_by_ocr():
     assert "page 1: OCR (garbage text" in extracted.note
     words = extracted.text.lower()
     assert sum(word in words for word in ("tide", "tables", "northern", "harbour", "broken", "font")) >= 4
+
+
+def test_an_index_recorded_before_a_reader_bound_existed_is_not_stale_for_it():
+    from rag.config import IndexSettings
+    from rag.store.manifest import READERS_FORMAT, Manifest
+
+    settings = IndexSettings(backend="torch")
+    recorded = settings.to_dict()
+    del recorded["readers"]["max_stream_mb"]  # as written before the bound was added
+    old = Manifest({"model": {"name": "all-MiniLM-L6-v2"}, "docs_dir": None,
+                    "readers_format": READERS_FORMAT, "settings": recorded})
+    assert old.stale_reasons(settings) == []
+    changed = IndexSettings(backend="torch", readers=ReaderSettings(max_stream_mb=100))
+    assert any("readers changed" in r for r in old.stale_reasons(changed))
