@@ -412,15 +412,15 @@ def _stdin_questions():
 def format_answer(answer) -> str:
     """A readable rendering: highlighted sentences between » «, each passage cited by file and lines."""
     lines = [f"Q: {answer.question}"]
+    by, cut = (("support", answer.support_threshold) if answer.support is not None
+               else ("confidence", answer.threshold))
     if not answer.answered:
-        lines.append(
-            f"The documents don't answer this (confidence {answer.confidence:.2f} < "
-            f"{answer.threshold:.2f}). Closest passages, low confidence:"
-        )
+        lines.append(f"The documents don't answer this ({by} {getattr(answer, by):.2f} < "
+                     f"{cut:.2f}). Closest passages, low confidence:")
     for passage in answer.passages:
         lines.append(
             f"\n[{passage.rank}] {passage.source}, lines {passage.line_start}-{passage.line_end}"
-            f"  (confidence {passage.confidence:.2f}{', low' if passage.low_confidence else ''})"
+            f"  ({by} {getattr(passage, by):.2f}{', low' if passage.low_confidence else ''})"
         )
         lines.append(_mark(passage))
     return "\n".join(lines) + "\n"

@@ -203,9 +203,10 @@ class QuerySettings:
     """How many fused candidates the learned ranker re-scores."""
     abstainer: str = "abstain"
     """The learned abstention model over corpus-relative signals (hybrid with a ranker; "" keeps
-    the cosine threshold `min_confidence`): its probability is the answer's `confidence`, its
-    threshold (calibrated to abstain on <= 5% of each tuning set's answerable questions) the
-    answer's `threshold`."""
+    the cosine threshold `min_confidence`): its probability is each passage's and the answer's
+    `support`, and its threshold (calibrated to abstain on <= 5% of each tuning set's answerable
+    questions) the answer's `support_threshold`, which then decides `answered`. `confidence`
+    stays the cosine in every mode."""
     min_confidence: float = 0.32
     """Where no abstainer applies (dense or lexical mode, or an index without sentence vectors):
     below this cosine similarity between the question and the best passage or sentence,
@@ -225,6 +226,11 @@ class QuerySettings:
     searched fastest by one thread: extra threads wait on each other on a busy machine."""
     question_cache: int = 256
     """Question vectors kept per open index (least recently used dropped); 0 disables."""
+    question_backend: str = ""
+    """How questions are embedded: "" runs the index's own `backend`; another of BACKENDS runs the
+    same model that way for questions only (passages keep the index's vectors). "onnx-int8" over
+    an "onnx" index halves a question's encoder time; what it costs in quality is measured in
+    docs/evaluation.md."""
     milvus_consistency: str = "Strong"
     """Consistency of searches in a Milvus collection. "Strong": a search sees every write made
     before it, by any process (a re-index from another process included); "Bounded" (a server's
@@ -234,6 +240,9 @@ class QuerySettings:
     def validate(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.question_backend and self.question_backend not in BACKENDS:
+            raise ConfigError(f"question_backend must be empty or one of {', '.join(BACKENDS)}, "
+                              f"got {self.question_backend!r}")
         if not 1 <= self.k <= self.max_k:
             raise ConfigError(f"k must be between 1 and {self.max_k}, got {self.k}")
         if self.candidates < self.max_k:
@@ -331,6 +340,7 @@ _ENV = (
     ("RAG_ENCODER_CACHE", "encoder_cache", Path),
     ("RAG_K", "k", int),
     ("RAG_MODE", "mode", str),
+    ("RAG_QUESTION_BACKEND", "question_backend", str),
     ("RAG_MIN_CONFIDENCE", "min_confidence", float),
     ("RAG_MAX_DOCUMENT_MB", "max_document_mb", float),
     ("RAG_STORE", "store", str),

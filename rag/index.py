@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -22,7 +23,7 @@ from rag.ingest.documents import folder_signature
 from rag.search.answer import Answer, build_answer
 from rag.search.features import FEATURES, QUERY_FEATURES, TermStats
 from rag.search.followup import HISTORY_WEIGHT, contextualize, helps
-from rag.search.probes import PROBES, probe_level
+from rag.store.probes import PROBES, probe_level
 from rag.search.query import Corpus, Query, check_k, clean_history, clean_question
 from rag.search.ranking import merge_overlapping, rank, sentence_cosines, sentence_passages
 from rag.search.rerank import load_model
@@ -46,6 +47,7 @@ class Index:
         embedder: Embedder | None = None,
         *,
         check_freshness: bool = True,
+        question_embedder: Embedder | None = None,
     ):
         """Open one build. With check_freshness, questions are refused once a document changes
         on disk (StaleIndexError); a LiveIndex turns this off and follows new builds instead."""
@@ -71,6 +73,7 @@ class Index:
         self.abstainer = (load_model(query.abstainer, QUERY_FEATURES)
                           if query.abstainer and self.ranker is not None else None)
         self._embedder = embedder
+        self._questions = question_embedder
         self._embedder_lock = threading.Lock()
         self._freshness = _Freshness(self.manifest) if check_freshness else None
         self._question_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -87,6 +90,24 @@ class Index:
             if self._embedder is None:
                 self._embedder = load_embedder(self.settings)
             return self._embedder
+
+    @property
+    def question_embedder(self) -> Embedder:
+        """What embeds questions: the index's own model, or that model run by the settings'
+        `question_backend` (e.g. int8 for questions over float32 passages). A caller's own
+        embedder is used as it is."""
+        backend = self.settings.query.question_backend
+        built = self.manifest.data["model"]  # what the passages were embedded with
+        if not backend or backend == built.get("backend"):
+            return self.embedder
+        if self._embedder is not None:  # a caller's own embedder (a test's) stays as it is
+            identity = getattr(self._embedder, "identity", {})
+            if (identity.get("backend"), identity.get("name")) != (built.get("backend"), built.get("name")):
+                return self._embedder
+        with self._embedder_lock:
+            if self._questions is None:
+                self._questions = load_embedder(replace(self.settings, index=replace(self.settings.index, backend=backend)))
+            return self._questions
 
     def documents(self) -> list[DocumentInfo]:
         return list(self.chunks.documents)
@@ -190,12 +211,18 @@ class Index:
         return build_answer(query, hits, self.corpus, settings, ranking.signals, self.abstainer)
 
     def probe_level(self) -> float:
-        """The mean best cosine of generic probe questions in this corpus (`rag.search.probes`),
-        computed once per open index, on the first question that needs it (one encoder call)."""
+        """The mean best cosine of generic probe questions in this corpus (`rag.store.probes`):
+        scored at build time and kept in the manifest; computed once per open index (one encoder
+        call) for a build made before that, or when questions are embedded another way
+        (`question_backend`) than the passages."""
         with self._probe_lock:
             if self._probe is None:
-                vectors = self.embedder.embed(list(PROBES))
-                self._probe = probe_level(vectors, lambda v, k: self.store.search(v, k))
+                stored = self.manifest.data.get("probe_level")
+                if stored is not None and self.question_embedder is self.embedder:
+                    self._probe = float(stored)
+                else:
+                    vectors = self.question_embedder.embed(list(PROBES))
+                    self._probe = probe_level(vectors, lambda v, k: self.store.search(v, k))
             return self._probe
 
     def query(self, question: str, mode: str, history: Sequence[str] = ()) -> Query:
@@ -246,7 +273,7 @@ class Index:
                     self._question_vectors.move_to_end(text)
         missing = [t for t, v in zip(texts, cached) if v is None]
         if missing:
-            fresh = dict(zip(missing, self.embedder.embed(missing)))
+            fresh = dict(zip(missing, self.question_embedder.embed(missing)))
             cached = [v if v is not None else fresh[t] for t, v in zip(texts, cached)]
             if size > 0:
                 with self._cache_lock:
@@ -291,7 +318,8 @@ class Index:
                 f"the build {build.name} was made with other settings (" + "; ".join(reasons[:3])
                 + "): restart with those settings to use it"
             )
-        return Index(build, self.settings, self._embedder, check_freshness=check_freshness)
+        return Index(build, self.settings, self._embedder, check_freshness=check_freshness,
+                     question_embedder=self._questions)
 
     def close(self) -> None:
         self.chunks.close()
@@ -337,7 +365,11 @@ class _Freshness:
 
 
 def _sentence_vectors(build: Path, built: manifest.Manifest, sentences: int) -> np.ndarray | None:
-    """The memory-mapped sentence vectors, checked against the manifest and the sentence count."""
+    """The sentence vectors, checked against the manifest and the sentence count, read into memory
+    as float32 once (stored as float16). Every hybrid question multiplies all of them by its
+    vector: converting the memory-mapped float16 rows on each question cost more than the
+    product itself (0.4 ms of a 4 ms query on the seeds; 2 x the file's size at every question at
+    scale). The price is twice the file's size in memory, 1.5 KB a sentence."""
     path = build / SENTENCE_VECTORS
     if not built.data["settings"].get("embed_sentences", True) and not path.exists():
         return None
@@ -349,7 +381,9 @@ def _sentence_vectors(build: Path, built: manifest.Manifest, sentences: int) -> 
         raise IndexCorruptError(
             f"{path} holds {vectors.shape} vectors for {sentences} sentences; rebuild with `rag index`"
         )
-    return vectors.view(np.ndarray)  # still memory-mapped; without np.memmap's per-slice overhead
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+    matrix.setflags(write=False)
+    return matrix
 
 
 def open_index(

@@ -64,10 +64,21 @@ def test_confidence_labels_follow_the_threshold():
     assert match_label(0.55, 0.40)[1] == "strong"
 
 
+def test_calibrated_support_labels_follow_the_abstainers_cut_and_even_odds():
+    from rag.serve.render import match_label
+
+    # A probability: weak under the abstainer's cut, strong only from 0.5 (more likely than not),
+    # however close a cosine-style margin would put it.
+    assert match_label(0.19, 0.20, calibrated=True)[1] == "weak"
+    assert match_label(0.36, 0.20, calibrated=True)[1] == "good"
+    assert match_label(0.50, 0.20, calibrated=True)[1] == "strong"
+    assert match_label(0.36, 0.20)[1] == "strong"  # the same numbers as cosines
+
+
 def test_open_the_source_links_to_the_viewer_at_the_passage():
     from rag.serve.render import passage_html
 
-    html = passage_html(make_passage("One sentence. Two sentence.", ((24, 37),)), 0.4)
+    html = passage_html(make_passage("One sentence. Two sentence.", ((24, 37),)))
     assert 'href="view/%3Cb%3Ex%3C/b%3E.txt?start=10&amp;end=37&amp;hl=24-37#passage"' in html
 
 

@@ -115,7 +115,7 @@ def test_the_default_fusion_is_the_one_the_ranker_was_trained_on():
 
 
 def test_probe_level_is_the_mean_best_score_of_the_probes():
-    from rag.search.probes import PROBES, probe_level
+    from rag.store.probes import PROBES, probe_level
 
     def search(vectors, k):
         return np.array([[0.2], [0.4]], dtype=np.float32)[: len(vectors)], np.zeros((2, 1), dtype=np.int64)

@@ -148,8 +148,9 @@ def test_cli_index_and_ask_from_milvus_lite(tmp_path):
                             RAG_STORE="milvus", RAG_MILVUS_URI=str(db)))
 
     def strip(data):
-        return {**data, "confidence": None,
-                "passages": [{**p, "score": None, "confidence": None} for p in data["passages"]]}
+        return {**data, "confidence": None, "support": None,
+                "passages": [{**p, "score": None, "confidence": None, "support": None}
+                             for p in data["passages"]]}
 
     assert strip(by_flags) == strip(want) == strip(by_env)
     assert want["passages"][0]["source"] == "004_5d5c85c0ad26f8dd.txt"

@@ -35,9 +35,9 @@ def rows_of(settings):
 def shape(answer):
     """An answer's JSON without its score values (ranks, spans, text, highlights, answered)."""
     data = answer.to_dict()
-    data.pop("confidence")
+    data.pop("confidence"), data.pop("support")
     for passage in data["passages"]:
-        passage.pop("score"), passage.pop("confidence")
+        passage.pop("score"), passage.pop("confidence"), passage.pop("support")
     return data
 
 
@@ -188,8 +188,8 @@ def test_http_api_and_live_index_answer_from_milvus(tiny_settings, keyword_embed
                      {"question": "apple", "sources": ["travel.md"]}):
             want, got = a.post("/api/ask", json=body), b.post("/api/ask", json=body)
             assert got.status_code == want.status_code == 200
-            strip = lambda d: {**d, "confidence": None, "passages": [  # noqa: E731
-                {**p, "score": None, "confidence": None} for p in d["passages"]]}
+            strip = lambda d: {**d, "confidence": None, "support": None, "passages": [  # noqa: E731
+                {**p, "score": None, "confidence": None, "support": None} for p in d["passages"]]}
             assert strip(got.json()) == strip(want.json())
     # A rebuild after an edit (what `rag index --watch` and the page do in one process): the live
     # index follows the new build, whose rows the collection now holds.

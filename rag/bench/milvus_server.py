@@ -78,7 +78,7 @@ def start(folder: Path, timeout: float = 90.0) -> MilvusServer:
     chosen: dict[str, str] = {}
 
     def fill(match: re.Match) -> str:
-        name, kind, default = match.group(1), match.group(2), (match.group(3) or "").strip()
+        name, default = match.group(1), (match.group(3) or "").strip()
         if name in fixed:
             return fixed[name]
         if name.endswith("_port"):

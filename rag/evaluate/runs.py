@@ -115,7 +115,7 @@ def run_questions(
                 ranking=_first_answer_only(keys),
                 answerable=q.answerable,
                 answered=answer.answered,
-                confidence=answer.confidence,
+                confidence=_decided_by(answer),
                 highlight_hit=top is not None and _highlight_covers(top, q.answers),
                 seconds=seconds,
                 passage_chars=tuple(p.end - p.start for p in answer.passages),
@@ -147,10 +147,16 @@ def run_beir(
                     break
         outcomes.append(
             Outcome(id=qid, split="", kind="", ranking=tuple(docs), answered=answer.answered,
-                    confidence=answer.confidence, seconds=seconds,
+                    confidence=_decided_by(answer), seconds=seconds,
                     passage_chars=tuple(p.end - p.start for p in answer.passages[:10]))
         )
     return outcomes
+
+
+def _decided_by(answer) -> float:
+    """The score `answered` was decided by: the calibrated support where the abstainer applies,
+    else the cosine confidence (what the abstention threshold is calibrated over)."""
+    return answer.support if answer.support is not None else answer.confidence
 
 
 def _key(passage, answers: Sequence[AnswerSpan]) -> str:

@@ -51,6 +51,8 @@ class Passage:
     confidence: float
     """Cosine similarity of the question to the passage or its best sentence, in [-1, 1]."""
     low_confidence: bool
+    """Below the answer's cut: `support` under `support_threshold` where the calibrated
+    abstainer applies, else `confidence` under `threshold`."""
     highlights: tuple[tuple[int, int], ...]
     """Character spans [start, end) in the source file of the supporting sentences."""
     dense: Evidence | None = None
@@ -63,6 +65,9 @@ class Passage:
     """The page of each highlight's first character, in the order of `highlights`."""
     soft_wrapped: bool = False
     """Its document's single line breaks are soft wraps: a reader sees it reflowed (display only)."""
+    support: float | None = None
+    """The calibrated probability that this passage answers the question (the abstainer's, from
+    signals relative to this corpus; hybrid mode with the learned ranker), else None."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +87,7 @@ class Passage:
             "page": self.page,
             "page_end": self.page_end,
             "highlight_pages": list(self.highlight_pages) if self.page is not None else [None] * len(self.highlights),
+            "support": _rounded(self.support),
         }
 
 
@@ -96,6 +102,11 @@ class Answer:
     passages: tuple[Passage, ...]
     used_history: bool = False
     threshold: float = 0.0
+    """The cosine cut (`min_confidence`) that decides `answered` where no abstainer applies."""
+    support: float | None = None
+    """The best passage's calibrated probability of answering (None where no abstainer applies)."""
+    support_threshold: float | None = None
+    """The abstainer's calibrated cut: where set, `answered` is support >= support_threshold."""
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape of `rag ask --json` and `POST /api/ask` (see README)."""
@@ -107,7 +118,13 @@ class Answer:
             "mode": self.mode,
             "used_history": self.used_history,
             "passages": [p.to_dict() for p in self.passages],
+            "support": _rounded(self.support),
+            "support_threshold": self.support_threshold,
         }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def _evidence_dict(evidence: Evidence | None) -> dict[str, float] | None:
@@ -122,16 +139,15 @@ def build_answer(
 ) -> Answer:
     """Read each hit's text, choose its highlights, and decide whether the question is answered.
 
-    With an `abstainer` and the ranker's per-candidate `signals` (hybrid mode with a learned
-    ranker), a passage's confidence is the abstainer's calibrated probability that it answers,
-    and `threshold` is the abstainer's; otherwise confidence is the best cosine, against
-    `min_confidence`. No passage is more confident than the best one."""
+    A passage's `confidence` is its best cosine (passage or sentence) with the question. With an
+    `abstainer` and the ranker's per-candidate `signals` (hybrid mode with a learned ranker), its
+    `support` is the abstainer's calibrated probability that it answers, and that decides, against
+    the abstainer's threshold; otherwise confidence decides, against `min_confidence`. No passage
+    has more support than the best one."""
     chunks = corpus.chunks
-    texts = chunks.span_texts([(h.doc, h.start, h.end) for h in hits])
-    per_hit = [
-        [s for s in found if not s.heading] or found
-        for found in chunks.sentences_of([(h.doc, h.start, h.end) for h in hits])
-    ]
+    spans = [(h.doc, h.start, h.end) for h in hits]
+    texts = chunks.span_texts(spans)
+    per_hit = [[s for s in found if not s.heading] or found for found in chunks.sentences_of(spans)]
     # One tokenizer call for every sentence of every hit: per-call overhead dominated queries.
     all_terms = iter(corpus.sentence_terms(
         [text[s.start - hit.start : s.end - hit.start]
@@ -140,23 +156,20 @@ def build_answer(
     query_terms = set(query.terms)
     kind = expected_type(query.text)
     calibrated = abstainer is not None and signals is not None and abstainer.threshold is not None
-    threshold = float(abstainer.threshold) if calibrated else settings.min_confidence
+    cut = float(abstainer.threshold) if calibrated else None
+    supports = _supports(hits, signals, abstainer) if calibrated else [None] * len(hits)
+    passage_cos = _passage_cosines(hits, corpus, query.vector)
     page_starts = chunks.page_starts({h.source for h in hits})
     wrapped = chunks.soft_wrapped({h.source for h in hits})
     passages = []
-    for rank, (hit, text, sentences) in enumerate(zip(hits, texts, per_hit), start=1):
-        passage_cos = float(np.max(corpus.vectors.vectors(np.array(hit.chunk_ids)) @ query.vector))
+    for rank, (hit, text, sentences, support, cos) in enumerate(
+            zip(hits, texts, per_hit, supports, passage_cos), start=1):
         terms = [next(all_terms) for _ in sentences]
         shapes = [holds(kind, text[x.start - hit.start : x.end - hit.start]) for x in sentences]
         highlights, sentence_cos = _highlights(
             sentences, terms, query.vector, query_terms, corpus.sentence_vectors, settings, shapes
         )
-        confidence = max(passage_cos, sentence_cos)
-        if calibrated:
-            row = signals.get(hit.best.id)
-            confidence = float(abstainer.probability(row)[0]) if row is not None else 0.0
-            if passages:
-                confidence = min(confidence, passages[0].confidence)
+        confidence = max(cos, sentence_cos)
         best = hit.best
         passages.append(
             Passage(
@@ -169,24 +182,55 @@ def build_answer(
                 text=text,
                 score=best.score,
                 confidence=confidence,
-                low_confidence=confidence < threshold,
+                low_confidence=support < cut if calibrated else confidence < settings.min_confidence,
                 highlights=highlights,
                 dense=Evidence(best.dense_rank, best.dense_score) if best.dense_rank else None,
                 lexical=Evidence(best.lexical_rank, best.lexical_score) if best.lexical_rank else None,
                 soft_wrapped=hit.source in wrapped,
+                support=support,
                 **_pages(page_starts[hit.source], hit.start, hit.end, highlights),
             )
         )
     confidence = max((p.confidence for p in passages), default=0.0)
+    support = max((p.support for p in passages), default=0.0) if calibrated else None
+    answered = bool(passages) and (support >= cut if calibrated else confidence >= settings.min_confidence)
     return Answer(
         question=query.text,
-        answered=bool(passages) and confidence >= threshold,
+        answered=answered,
         confidence=confidence,
         mode=query.mode,
         passages=tuple(passages),
         used_history=query.used_history,
-        threshold=round(threshold, 4),
+        threshold=round(settings.min_confidence, 4),
+        support=support,
+        support_threshold=None if cut is None else round(cut, 4),
     )
+
+
+def _supports(hits: Sequence[Hit], signals: Mapping[int, np.ndarray], abstainer: LinearModel) -> list[float]:
+    """Each hit's calibrated probability of answering (0 for a hit the ranker did not re-score),
+    capped by the first's: one model call for all of them."""
+    rows = [signals.get(h.best.id) for h in hits]
+    known = [n for n, row in enumerate(rows) if row is not None]
+    out = [0.0] * len(hits)
+    if known:
+        for n, p in zip(known, abstainer.probability(np.vstack([rows[n] for n in known]))):
+            out[n] = float(p)
+    return [min(p, out[0]) for p in out] if out else out
+
+
+def _passage_cosines(hits: Sequence[Hit], corpus: Corpus, vector: np.ndarray) -> list[float]:
+    """Each hit's best passage cosine with the query (a merged hit: its best passage), from one
+    read of the stored vectors."""
+    ids = [i for h in hits for i in h.chunk_ids]
+    if not ids:
+        return []
+    cos = corpus.vectors.vectors(np.array(ids)) @ vector
+    out, at = [], 0
+    for h in hits:
+        out.append(float(cos[at : at + len(h.chunk_ids)].max()))
+        at += len(h.chunk_ids)
+    return out
 
 
 def _pages(starts: Sequence[int], start: int, end: int,
@@ -215,7 +259,7 @@ def _highlights(
         return (), -1.0
     if sentence_vectors is not None:
         ids = np.array([s.id for s in sentences])
-        cosines = sentence_vectors[ids].astype(np.float32) @ query_vector
+        cosines = np.asarray(sentence_vectors[ids], dtype=np.float32) @ query_vector
     else:
         cosines = np.zeros(len(sentences), dtype=np.float32)
     overlap = np.array(

@@ -158,8 +158,8 @@ def sentence_passages(
 
 
 def sentence_cosines(query_vector: np.ndarray, sentence_vectors: np.ndarray) -> np.ndarray:
-    """The query's cosine with every stored sentence (float32)."""
-    return sentence_vectors.astype(np.float32) @ query_vector.astype(np.float32)
+    """The query's cosine with every stored sentence (float32; no copy when both are float32)."""
+    return np.asarray(sentence_vectors, dtype=np.float32) @ np.asarray(query_vector, dtype=np.float32)
 
 
 def _sentence_walk(scores, sentence_chunks, depth, allowed, limit):

@@ -75,6 +75,8 @@ class PassageDoc(BaseModel):
     page_end: int | None = Field(None, description="1-based page of the passage's end")
     highlight_pages: list[int | None] = Field(default_factory=list,
                                               description="the page of each highlight, in order")
+    support: float | None = Field(None, description="calibrated probability that this passage "
+                                  "answers (hybrid mode with the abstainer); null otherwise")
 
 
 class AnswerDoc(BaseModel):
@@ -83,12 +85,15 @@ class AnswerDoc(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     question: str
-    answered: bool = Field(description="whether the best passage's confidence reaches the threshold")
-    confidence: float
-    threshold: float
+    answered: bool = Field(description="support >= support_threshold where support is given, "
+                           "else confidence >= threshold")
+    confidence: float = Field(description="the best passage's cosine confidence")
+    threshold: float = Field(description="the cosine cut (min_confidence)")
     mode: str
     used_history: bool
     passages: list[PassageDoc]
+    support: float | None = Field(None, description="the best passage's calibrated support")
+    support_threshold: float | None = Field(None, description="the abstainer's calibrated cut")
 
 
 class Error(BaseModel):

@@ -17,7 +17,10 @@ from rag.search.answer import Answer, Passage
 
 NO_ANSWER = "The documents don't answer this."
 STRONG_MARGIN = 0.15
-"""A passage this far above the abstention threshold is labelled a strong match."""
+"""A passage this far above the cosine threshold is labelled a strong match (no abstainer)."""
+STRONG_SUPPORT = 0.5
+"""Where the calibrated abstainer applies, a passage is a strong match from this probability of
+answering (more likely than not), and a weak one below the abstainer's threshold."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,22 @@ def marked(text: str, offset: int, spans: Sequence[tuple[int, int]], tag: str = 
     return "".join(parts)
 
 
-def match_label(confidence: float, threshold: float) -> tuple[str, str]:
-    """A reader's label and CSS class for a passage's confidence (cosine) against the threshold."""
+def match_label(confidence: float, threshold: float, calibrated: bool = False) -> tuple[str, str]:
+    """A reader's label and CSS class for a passage's score against the answer's cut: its
+    calibrated support (a probability) where `calibrated`, else its cosine confidence."""
     if confidence < threshold:
         return "weak match · low confidence", "weak"
-    if confidence >= threshold + STRONG_MARGIN:
+    strong = max(threshold, STRONG_SUPPORT) if calibrated else threshold + STRONG_MARGIN
+    if confidence >= strong:
         return "strong match", "strong"
     return "good match", "good"
+
+
+def passage_score(passage: Passage, answer: Answer | None = None) -> tuple[float, float, bool]:
+    """The score a passage is judged by, its cut, and whether they are the calibrated support."""
+    if answer is not None and passage.support is not None and answer.support_threshold is not None:
+        return passage.support, answer.support_threshold, True
+    return passage.confidence, answer.threshold if answer is not None else 0.0, False
 
 
 def view_url(passage: Passage) -> str:
@@ -74,10 +86,15 @@ def view_url(passage: Passage) -> str:
     return f"view/{quote(passage.source)}?{urlencode(query)}#passage"
 
 
-def passage_html(passage: Passage, threshold: float = 0.0) -> str:
-    """One passage card: file, lines, a labelled confidence bar, the text with its highlights."""
-    label, level = match_label(passage.confidence, threshold)
-    width = round(100 * min(max(passage.confidence, 0.0), 1.0))
+def passage_html(passage: Passage, answer: Answer | None = None) -> str:
+    """One passage card: file, lines, a labelled bar of its support (or, without the calibrated
+    abstainer, its similarity), the text with its highlights."""
+    score, threshold, calibrated = passage_score(passage, answer)
+    label, level = match_label(score, threshold, calibrated)
+    width = round(100 * min(max(score, 0.0), 1.0))
+    meaning = (f"estimated probability {score:.2f} that this passage answers the question "
+               f"(similarity {passage.confidence:.2f})" if calibrated else
+               f"similarity {passage.confidence:.2f} between the question and this passage")
     lines = (f"line {passage.line_start}" if passage.line_start == passage.line_end
              else f"lines {passage.line_start}–{passage.line_end}")
     if passage.page is not None:  # a paged format: the page is the citation a reader can follow
@@ -90,10 +107,9 @@ def passage_html(passage: Passage, threshold: float = 0.0) -> str:
         f'data-source="{source}">'
         f'<header class="cite"><span class="rank">{passage.rank}</span>'
         f'<span class="file">{source}</span><span class="lines">{lines}</span></header>'
-        f'<div class="meter" title="similarity {passage.confidence:.2f} between the question and '
-        f'this passage; the documents count as answering from {threshold:.2f}">'
+        f'<div class="meter" title="{meaning}; the documents count as answering from {threshold:.2f}">'
         f'<span class="bar"><span style="width:{width}%"></span></span>'
-        f'<span class="label">{label}</span><span class="score">{passage.confidence:.2f}</span></div>'
+        f'<span class="label">{label}</span><span class="score">{score:.2f}</span></div>'
         f'<div class="text">{body}</div>'
         f'<footer><a class="open-source" href="{escape(view_url(passage))}" target="_blank" '
         f'rel="noopener" data-title="{source}, {lines}">Open the source ↗</a></footer>'
@@ -119,7 +135,7 @@ def answer_html(answer: Answer) -> str:
         )
     if answer.used_history:
         head += '<p class="followup">Read as a follow-up to the earlier questions.</p>'
-    cards = "".join(passage_html(p, answer.threshold) for p in answer.passages)
+    cards = "".join(passage_html(p, answer) for p in answer.passages)
     return head + cards
 
 

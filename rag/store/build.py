@@ -40,6 +40,7 @@ from rag.ingest.sentences import Sentence
 from rag.store import chunkstore, manifest
 from rag.store.faiss_store import FaissStore, choose_factory
 from rag.store.lexical import LexicalIndex
+from rag.store.probes import PROBES, probe_level
 
 log = logging.getLogger(__name__)
 
@@ -332,6 +333,7 @@ def _write_build(
             )
             store.add(np.arange(len(chunks), dtype=np.int64), embedded.passages)
             parameters = store.build_parameters
+        probes = probe_level(embedder.embed(list(PROBES)), store.search) if len(chunks) else 0.0
         store.save(staging)
         LexicalIndex.build(cut.texts).save(staging)
         if embedded.sentences is not None:
@@ -359,6 +361,7 @@ def _write_build(
                 "files": files,
                 "dense_index": factory,
                 "dense_parameters": parameters,
+                "probe_level": round(probes, 6),
                 **({"milvus_sync": synced} if synced is not None else {}),
             },
         )

@@ -124,6 +124,8 @@ class ChunkStore:
             raise IndexCorruptError(f"{path} is missing; rebuild with `rag index`")
         self._lock = threading.Lock()
         self._path = path
+        self._wrapped: frozenset[int] | None = None
+        self._pages: dict[int, tuple[int, ...]] = {}
         try:
             self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
             rows = self._document_rows()
@@ -165,25 +167,30 @@ class ChunkStore:
 
     def soft_wrapped(self, sources: Iterable[str]) -> set[str]:
         """The sources whose single line breaks are soft wraps inside paragraphs (a text file cut
-        at ~80 characters, a PDF's lines): shown reflowed, offsets unchanged."""
-        wanted = sorted({self._doc_ids[s] for s in sources})
-        if not wanted:
-            return set()
-        marks = ",".join("?" * len(wanted))
-        rows = self._optional(f"SELECT doc FROM formats WHERE soft_wrapped = 1 AND doc IN ({marks})", wanted)
-        return {self._sources[doc] for (doc,) in rows}
+        at ~80 characters, a PDF's lines): shown reflowed, offsets unchanged. The set of such
+        documents is read once per open store (a build never changes)."""
+        wrapped = self._wrapped
+        if wrapped is None:  # two threads may both read it once: the same rows
+            rows = self._optional("SELECT doc FROM formats WHERE soft_wrapped = 1", ())
+            wrapped = self._wrapped = frozenset(doc for (doc,) in rows)
+        return {s for s in sources if self._doc_ids[s] in wrapped}
 
     def page_starts(self, sources: Iterable[str]) -> dict[str, tuple[int, ...]]:
-        """For each source, the offset of each page's first character; () without pages."""
+        """For each source, the offset of each page's first character; () without pages.
+        Remembered per document once read (a query asks for the same few documents again)."""
         wanted = sorted({self._doc_ids[s] for s in sources})
-        found: dict[str, tuple[int, ...]] = {self._sources[d]: () for d in wanted}
-        if not wanted:
-            return found
-        marks = ",".join("?" * len(wanted))
-        rows = self._optional(f"SELECT doc, start FROM pages WHERE doc IN ({marks}) ORDER BY doc, page", wanted)
-        for doc, start in rows:
-            found[self._sources[doc]] += (start,)
-        return found
+        with self._lock:
+            missing = [d for d in wanted if d not in self._pages]
+        if missing:
+            found: dict[int, tuple[int, ...]] = {d: () for d in missing}
+            marks = ",".join("?" * len(missing))
+            rows = self._optional(f"SELECT doc, start FROM pages WHERE doc IN ({marks}) ORDER BY doc, page", missing)
+            for doc, start in rows:
+                found[doc] += (start,)
+            with self._lock:
+                self._pages.update(found)
+        with self._lock:
+            return {self._sources[d]: self._pages[d] for d in wanted}
 
     def page_boxes(self, source: str, page: int) -> bytes | None:
         """Where each character of a PDF page is drawn (rag.ingest.readers.boxes), or None."""

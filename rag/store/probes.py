@@ -1,7 +1,8 @@
 """Generic probe questions: what a question about nothing in particular scores against this
 corpus. The best cosine a real question reaches means something only against that level (a
 folder of encyclopedia articles answers everything with a higher cosine than five news
-articles), so abstention reads the best cosine relative to it."""
+articles), so abstention reads the best cosine relative to it. A build scores them once and keeps
+the level in its manifest (`probe_level`); it lives here, beside the build, for that reason."""
 
 from __future__ import annotations
 

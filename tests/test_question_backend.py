@@ -1,0 +1,46 @@
+"""`question_backend`: questions embedded by the same model run another way (int8) while the
+passages keep the index's vectors; a model that cannot be run that way is an error."""
+
+import numpy as np
+import pytest
+
+from rag.config import QuerySettings, Settings
+from rag.errors import ConfigError
+from rag.index import Index
+
+
+def test_an_unknown_question_backend_is_refused_with_the_choices():
+    with pytest.raises(ConfigError, match="question_backend must be empty or one of torch, onnx, onnx-int8"):
+        QuerySettings(question_backend="int4").validate()
+    QuerySettings(question_backend="").validate()
+    assert Settings.from_env(environ={"RAG_QUESTION_BACKEND": "onnx-int8"}).query.question_backend == "onnx-int8"
+
+
+def test_a_model_that_cannot_run_so_is_a_clear_error_not_a_silent_fallback(tiny_settings, keyword_embedder):
+    from rag.errors import ModelError
+    from rag.index import ensure_index
+
+    index = ensure_index(tiny_settings, embedder=keyword_embedder)
+    plain = Index(index.build, tiny_settings, keyword_embedder)
+    assert plain.question_embedder is keyword_embedder and plain.ask("banana").passages
+    other = Index(index.build, tiny_settings.with_overrides(question_backend="onnx-int8"), keyword_embedder)
+    with pytest.raises(ModelError, match="keyword-test"):
+        other.ask("banana")
+
+
+@pytest.mark.slow
+def test_int8_questions_over_float32_passages(seed_index, embedder, tmp_path):
+    settings = seed_index.settings.with_overrides(question_backend="onnx-int8", encoder_cache=tmp_path)
+    own = embedder  # the model the seed index was built with (torch there, to save an export)
+    assert seed_index.manifest.data["model"]["backend"] == own.identity["backend"]
+    index = Index(seed_index.build, settings, own, check_freshness=False)
+    questions = index.question_embedder
+    assert questions is not own and questions.identity["backend"] == "onnx-int8"
+    assert index.embedder is own  # passages (and rebuilds) keep the index's own model
+    question = "Who welcomed Belousov in Pyongyang?"
+    exact, quantised = embedder.embed([question])[0], questions.embed([question])[0]
+    assert float(np.dot(exact, quantised)) > 0.97
+    answer = index.ask(question)
+    assert answer.answered and answer.passages[0].source == seed_index.ask(question).passages[0].source
+    again = index.reopen(check_freshness=False)
+    assert again.question_embedder is questions  # a hot swap keeps the loaded question encoder
