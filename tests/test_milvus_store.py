@@ -65,8 +65,22 @@ def test_answers_equal_faiss_in_every_mode(tiny_settings, keyword_embedder, tmp_
         row = stored[chunk.id]
         assert row["text"] == b.document_text(chunk.chunk.source)[chunk.chunk.start : chunk.chunk.end]
         assert (row["source"], row["start"], row["end"]) == (chunk.chunk.source, chunk.chunk.start, chunk.chunk.end)
+        assert (row["page"], row["page_end"]) == (0, 0)  # text files have no pages
     a.close()
     b.close()
+
+
+def test_a_paged_documents_rows_carry_the_pages_of_their_first_and_last_characters():
+    from rag.ingest.chunking import Chunk
+    from rag.ingest.documents import Document
+    from rag.store.milvus_store import passage_rows
+
+    text = "Page one text.\fPage two text.\fPage three."
+    pdf = Document("a.pdf", text, "0" * 64, kind="pdf", page_starts=(0, 15, 30))
+    chunks = [(0, Chunk("a.pdf", 0, 14, 1, 1)), (0, Chunk("a.pdf", 15, 41, 1, 1))]
+    rows = passage_rows([pdf], chunks, np.zeros((2, 3), dtype=np.float32), "m")
+    assert [(r["page"], r["page_end"]) for r in rows] == [(1, 1), (2, 3)]
+    assert rows[1]["text"] == text[15:41]
 
 
 def test_reindex_syncs_only_changes_and_equals_a_full_build(tiny_settings, keyword_embedder, tmp_path):

@@ -39,16 +39,19 @@ def format_table(report: Report) -> str:
                                for i, (cell, w) in enumerate(zip(row, widths))))
     for mode, chosen in report.calibration.items():
         dev = chosen["dev"]
+        support = chosen.get("score") == "support"
         others = "; ".join(
             f"{split}: abstains {v['abstained_unanswerable']:.0%} of unanswerable, "
             f"{v['abstained_answerable']:.0%} of answerable"
-            for split, v in chosen.items() if split != "dev"
+            for split, v in chosen.items() if split not in ("dev", "score")
         )
+        in_use = report.index.get("support_threshold") if support else report.index["query"]["min_confidence"]
         lines.append(
-            f"min_confidence calibrated on dev ({mode}): {dev['threshold']:.3f} "
+            f"{'support threshold' if support else 'min_confidence'} calibrated on dev ({mode}): "
+            f"{dev['threshold']:.3f} "
             f"(dev: abstains {dev['abstained_unanswerable']:.0%} of unanswerable, "
             f"{dev['abstained_answerable']:.0%} of answerable; {others}); "
-            f"in use: {report.index['query']['min_confidence']}"
+            f"in use: {in_use}"
         )
     return "\n".join(lines)
 

@@ -42,6 +42,9 @@ class Outcome:
     answerable: bool = True
     answered: bool = True
     confidence: float = 0.0
+    """The score `answered` was decided by (see `_decided_by`)."""
+    decided_by: str = "confidence"
+    """"support" (the calibrated abstainer's probability) or "confidence" (the cosine)."""
     highlight_hit: bool = False
     seconds: float = 0.0
     passage_chars: tuple[int, ...] = ()
@@ -116,6 +119,7 @@ def run_questions(
                 answerable=q.answerable,
                 answered=answer.answered,
                 confidence=_decided_by(answer),
+                decided_by="support" if answer.support is not None else "confidence",
                 highlight_hit=top is not None and _highlight_covers(top, q.answers),
                 seconds=seconds,
                 passage_chars=tuple(p.end - p.start for p in answer.passages),
@@ -148,6 +152,7 @@ def run_beir(
         outcomes.append(
             Outcome(id=qid, split="", kind="", ranking=tuple(docs), answered=answer.answered,
                     confidence=_decided_by(answer), seconds=seconds,
+                    decided_by="support" if answer.support is not None else "confidence",
                     passage_chars=tuple(p.end - p.start for p in answer.passages[:10]))
         )
     return outcomes
@@ -357,6 +362,7 @@ def describe_index(index, seconds: dict | None = None) -> dict:
         "embed_sentences": data["settings"]["embed_sentences"],
         "build_seconds": data.get("timings", {}),
         "query": {k: v for k, v in index.settings.query.__dict__.items()},
+        "support_threshold": getattr(getattr(index, "abstainer", None), "threshold", None),
     }
 
 
@@ -376,7 +382,7 @@ def evaluate_questions(
         dev = [o for o in outcomes if o.split == "dev"]
         chosen = calibrate(dev, max_false_abstention) if dev else None
         if chosen is not None:
-            calibration[mode] = {"dev": chosen.to_dict()}
+            calibration[mode] = {"dev": chosen.to_dict(), "score": outcomes[0].decided_by}
             for split in [s for s in splits if s != "dev"] + ["all"]:
                 group = [o for o in outcomes if split == "all" or o.split == split]
                 moved = apply_threshold(group, chosen.threshold)

@@ -39,7 +39,7 @@ WINDOW = 16_384
 MAX_ID = 1 << 40
 TEXT_BYTES = 65_535
 SOURCE_BYTES = 4_096
-_INT_FIELDS = ("doc", "start", "end", "line_start", "line_end")
+_INT_FIELDS = ("doc", "start", "end", "line_start", "line_end", "page", "page_end")  # page 0: no pages
 
 
 def _pymilvus():
@@ -407,7 +407,8 @@ def passage_rows(documents, chunks, vectors: np.ndarray, model: str) -> list[dic
         document = documents[doc]
         row = {"id": i, "vector": np.asarray(vector, dtype=np.float32), "text": document.text[chunk.start : chunk.end],
                "source": document.source, "doc": doc, "start": chunk.start, "end": chunk.end,
-               "line_start": chunk.line_start, "line_end": chunk.line_end}
+               "line_start": chunk.line_start, "line_end": chunk.line_end,
+               "page": document.page_of(chunk.start) or 0, "page_end": document.page_of(chunk.end - 1) or 0}
         row["row_digest"] = row_digest(row, model)
         rows.append(row)
     return rows
