@@ -33,6 +33,7 @@ from rag.errors import (
 )
 from rag.ingest.chunking import Chunk, Chunker
 from rag.ingest.documents import LoadResult, Skipped, load_folder
+from rag.ingest.extractions import FOLDER as EXTRACTIONS
 from rag.ingest.matching import match_text
 from rag.ingest.readers import FORMAT as READERS_FORMAT
 from rag.ingest.sentences import Sentence
@@ -124,9 +125,11 @@ def build_index(
         started = time.perf_counter()
         max_bytes = int(settings.index.max_document_mb * 1_000_000)
         loaded = documents if documents is not None else load_folder(
-            settings.docs_dir, max_bytes, settings.index.readers)
+            settings.docs_dir, max_bytes, settings.index.readers, index_dir / EXTRACTIONS)
         for item in loaded.skipped:
             say(f"{item.source} {item.reason}")
+        if loaded.reused:
+            say(f"{loaded.reused} PDF, DOCX or HTML files unchanged since the last build: their text was not read again")
         if not loaded.documents:
             raise DocumentError(f"no usable documents in {settings.docs_dir}: nothing to index")
         timings["load"] = time.perf_counter() - started
