@@ -62,9 +62,13 @@ class ReaderSettings:
     """Address-space limit of that child process: a PDF or zip bomb fails there, not in the build."""
     max_unpacked_mb: float = 200.0
     """A DOCX whose parts would unpack to more than this is skipped unread (zip bombs)."""
+    max_stream_mb: float = 256.0
+    """A PDF with a Flate stream inflating to more than this is skipped before PDFium decodes it
+    (compressed-stream bombs: 1 GB fits in ~2.4 KB; PDFium holds a content stream whole)."""
 
     def validate(self) -> None:
-        if self.max_pages < 1 or self.max_ocr_pages < 0 or self.timeout_s <= 0 or self.memory_mb < 256:
+        if (self.max_pages < 1 or self.max_ocr_pages < 0 or self.timeout_s <= 0 or self.memory_mb < 256
+                or not self.max_stream_mb > 0):
             raise ConfigError(f"reader settings out of range: {self}")
 
 

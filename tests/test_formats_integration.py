@@ -17,6 +17,9 @@ from tests.conftest import SEEDS
 pytestmark = pytest.mark.slow
 
 
+SCANNED = "The old customs house on the quay became a bakery in the spring of 1987."
+
+
 def make_folder(docs):
     docs.mkdir(exist_ok=True)
     (docs / "coast.pdf").write_bytes(kit.pdf_pages())
@@ -34,6 +37,8 @@ def make_folder(docs):
 @pytest.fixture(scope="module")
 def mixed(embedder, tmp_path_factory):
     docs = make_folder(tmp_path_factory.mktemp("mixed"))
+    # Only here (not in make_folder, shared by the page-view tests): OCR takes 10-30 s a page.
+    (docs / "scanned.pdf").write_bytes(kit.scanned_pdf(SCANNED, size=18))
     settings = Settings.from_env(environ={}, docs_dir=docs, index_dir=tmp_path_factory.mktemp("mixed-index"))
     said = []
     index = ensure_index(settings, embedder=embedder, say=said.append)
@@ -42,10 +47,20 @@ def mixed(embedder, tmp_path_factory):
 
 def test_every_file_gets_one_line(mixed):
     _, said = mixed
-    for name in ("coast.pdf", "columns.pdf", "museum.html", "harbour.docx", "notes.md",
+    for name in ("coast.pdf", "columns.pdf", "scanned.pdf", "museum.html", "harbour.docx", "notes.md",
                  "004_5d5c85c0ad26f8dd.txt"):
         assert sum(line.startswith(name + " ") and "indexed in" in line for line in said) == 1, name
     assert "deck.pptx has no reader for .pptx" in " ".join(said)
+    assert any(line.startswith("scanned.pdf ") and "OCR" in line for line in said), said
+
+
+def test_the_scanned_page_is_answerable_by_its_ocr_text(mixed):
+    index, _ = mixed
+    answer = index.ask("What did the old customs house on the quay become?", k=3, sources=["scanned.pdf"])
+    best = answer.to_dict()["passages"][0]
+    assert best["page"] == 1 and best["page_end"] == 1
+    assert best["text"] == index.document_text("scanned.pdf")[best["start"]:best["end"]]
+    assert "customs house" in best["text"].lower() and "bakery" in best["text"].lower()
 
 
 def test_answer_on_page_three_is_cited_to_page_three_verbatim(mixed):

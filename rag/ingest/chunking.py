@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from rag.config import ChunkingSettings
+from rag.ingest import markdown
 from rag.ingest.documents import Document, line_of, line_starts
 from rag.ingest.sentences import Sentence, normalize, split_sentences, trim
 
@@ -97,13 +98,16 @@ class Chunker:
         return [len(encode(normalize(x))) for x in texts]
 
     def sentences(self, document: Document) -> list[Sentence]:
+        if document.kind == "markdown":
+            return markdown.split_sentences_markdown(document.text)
         return split_sentences(document.text)
 
     def chunk(self, document: Document, sentences: list[Sentence] | None = None) -> list[Chunk]:
         """The passages of one document, in order."""
         if sentences is None:
             sentences = self.sentences(document)
-        units = self._units(document.text, sentences)
+        kept_whole = markdown.blocks(document.text) if document.kind == "markdown" else []
+        units = self._units(document.text, sentences, kept_whole)
         starts = line_starts(document.text)
         pages = [document.page_of(u.start) for u in units] if document.page_starts else None
         return [
@@ -119,10 +123,15 @@ class Chunker:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _units(self, text: str, sentences: list[Sentence]) -> list[_Unit]:
+    def _units(self, text: str, sentences: list[Sentence],
+               kept_whole: list[tuple[int, int]] = ()) -> list[_Unit]:
         """Sentences with their token counts (counted in one batch); a sentence that does not fit
-        in a passage is cut into pieces that do."""
-        units = self._counted(text, [(s.start, s.end, s.heading) for s in sentences])
+        in a passage is cut into pieces that do. The sentences of each span of `kept_whole` (a
+        Markdown code block or table) are one unit when that fits in a passage."""
+        spans = [(s.start, s.end, s.heading) for s in sentences]
+        if kept_whole:
+            spans = self._whole_blocks(text, spans, kept_whole)
+        units = self._counted(text, spans)
         if all(self._unit_fits(u) for u in units):
             return units
         result: list[_Unit] = []
@@ -133,6 +142,23 @@ class Chunker:
                 pieces = self._split_long(text, unit.start, unit.end)
                 result.extend(self._counted(text, [(a, b, unit.heading) for a, b in pieces]))
         return result
+
+    def _whole_blocks(self, text: str, spans: list[tuple[int, int, bool]],
+                      kept_whole: list[tuple[int, int]]) -> list[tuple[int, int, bool]]:
+        """`spans` with those inside one block replaced by a single span, where it fits."""
+        groups: dict[int, list[int]] = {}
+        block = 0
+        for i, (a, b, _) in enumerate(spans):
+            while block < len(kept_whole) and kept_whole[block][1] <= a:
+                block += 1
+            if block < len(kept_whole) and kept_whole[block][0] <= a and b <= kept_whole[block][1]:
+                groups.setdefault(block, []).append(i)
+        merged = {members[0]: (spans[members[0]][0], spans[members[-1]][1], False)
+                  for members in groups.values() if len(members) > 1}
+        fitting = [self._unit_fits(u) for u in self._counted(text, list(merged.values()))]
+        replace = {first: span for (first, span), fits in zip(merged.items(), fitting) if fits}
+        dropped = {i for members in groups.values() if members[0] in replace for i in members[1:]}
+        return [replace.get(i, span) for i, span in enumerate(spans) if i not in dropped]
 
     def _counted(self, text: str, spans: list[tuple[int, int, bool]]) -> list[_Unit]:
         pieces = [normalize(text[a:b]) for a, b, _ in spans]

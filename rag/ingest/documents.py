@@ -75,6 +75,8 @@ class LoadResult:
     skipped: list[Skipped] = field(default_factory=list)
     fingerprint: dict[str, str] = field(default_factory=dict)
     """sha256 of every candidate file, indexed or skipped: what the staleness check compares."""
+    reused: int = 0
+    """Files whose extraction came from the extraction cache (rag.ingest.extractions)."""
 
 
 def line_starts(text: str) -> list[int]:
@@ -115,12 +117,15 @@ def document_paths(folder: Path) -> list[Path]:
 
 
 def load_folder(folder: Path, max_bytes: int | None = None,
-                readers: ReaderSettings | None = None) -> LoadResult:
+                readers: ReaderSettings | None = None, cache_dir: Path | None = None) -> LoadResult:
     """Load every usable document under `folder`; report the rest as skipped, never stop on one.
 
     Files larger than `max_bytes` are skipped unread (only hashed, for the staleness check);
-    PDF, DOCX and HTML are read in a child process bounded by `readers` (time and memory).
+    PDF, DOCX and HTML are read in a child process bounded by `readers` (time and memory), or
+    taken from the extraction cache in `cache_dir` when their bytes and reader are unchanged
+    (entries not used by this load are then removed: call it under the index's build lock).
     """
+    from rag.ingest.extractions import ExtractionCache
     from rag.ingest.readers.isolated import IsolatedReader
 
     folder = Path(folder)
@@ -129,6 +134,7 @@ def load_folder(folder: Path, max_bytes: int | None = None,
     documents: list[Document] = []
     skipped: list[Skipped] = []
     fingerprint: dict[str, str] = {}
+    cache = ExtractionCache(cache_dir, readers) if cache_dir is not None else None
     with IsolatedReader(readers) as isolated:
         for path in document_paths(folder):
             source = path.relative_to(folder).as_posix()
@@ -160,7 +166,7 @@ def load_folder(folder: Path, max_bytes: int | None = None,
                 continue
             fingerprint[source] = sha256_bytes(data)
             if suffix in ISOLATED and data:
-                document, reason = _read_isolated(isolated, source, suffix, data)
+                document, reason = _read_isolated(isolated, cache, source, suffix, data, fingerprint[source])
             else:
                 document, reason = read_document(source, data, readers)
             if document is None:
@@ -169,7 +175,9 @@ def load_folder(folder: Path, max_bytes: int | None = None,
                 documents.append(document)
     for item in skipped:
         log.info("skipped %s: %s", item.source, item.reason)
-    return LoadResult(documents, skipped, fingerprint)
+    if cache is not None:
+        cache.prune()
+    return LoadResult(documents, skipped, fingerprint, reused=cache.hits if cache is not None else 0)
 
 
 def _no_reader(suffix: str) -> str:
@@ -178,11 +186,19 @@ def _no_reader(suffix: str) -> str:
     return f"has no reader for {what} (rag reads {known}): not indexed"
 
 
-def _read_isolated(isolated, source: str, suffix: str, data: bytes) -> tuple[Document | None, str]:
-    try:
-        return _document(source, data, isolated.read(suffix, data)), ""
-    except ReaderError as exc:
-        return None, str(exc)
+def _read_isolated(isolated, cache, source: str, suffix: str, data: bytes,
+                   sha256: str) -> tuple[Document | None, str]:
+    """The file read in the bounded child, or its extraction from the cache; only successful
+    extractions are kept (a file skipped for a timeout is tried again next time)."""
+    extracted = cache.get(sha256, suffix) if cache is not None else None
+    if extracted is None:
+        try:
+            extracted = isolated.read(suffix, data)
+        except ReaderError as exc:
+            return None, str(exc)
+        if cache is not None:
+            cache.put(sha256, suffix, extracted)
+    return _document(source, data, extracted), ""
 
 
 def read_document(source: str, data: bytes, readers: ReaderSettings | None = None) -> tuple[Document | None, str]:

@@ -34,6 +34,7 @@ from rag.errors import (
 )
 from rag.ingest.chunking import Chunk, Chunker
 from rag.ingest.documents import LoadResult, Skipped, load_folder
+from rag.ingest.extractions import FOLDER as EXTRACTIONS
 from rag.ingest.matching import match_text
 from rag.ingest.readers import FORMAT as READERS_FORMAT
 from rag.ingest.sentences import Sentence
@@ -125,9 +126,11 @@ def build_index(
         started = time.perf_counter()
         max_bytes = int(settings.index.max_document_mb * 1_000_000)
         loaded = documents if documents is not None else load_folder(
-            settings.docs_dir, max_bytes, settings.index.readers)
+            settings.docs_dir, max_bytes, settings.index.readers, index_dir / EXTRACTIONS)
         for item in loaded.skipped:
             say(f"{item.source} {item.reason}")
+        if loaded.reused:
+            say(f"{loaded.reused} PDF, DOCX or HTML files unchanged since the last build: their text was not read again")
         if not loaded.documents:
             raise DocumentError(f"no usable documents in {settings.docs_dir}: nothing to index")
         timings["load"] = time.perf_counter() - started
@@ -206,16 +209,19 @@ def _build(
     cut = _cut(settings, embedder, loaded, say)
     timings["chunk"] = time.perf_counter() - mark
     embedded = _embed(settings, embedder, cache, cut, timings, progress, say)
+    count = cache.embedded if cache is not None else len(cut.chunks) + len(cut.sentences)
+    reused = cache.reused if cache is not None else 0
+    # The probe questions go through the cache too, so only an index's first build embeds them
+    # (the counts above are of document text only).
+    probes = (cache if cache is not None else embedder).embed(list(PROBES))
 
     mark = time.perf_counter()
     with _writing(index_dir):
-        build = _write_build(index_dir, settings, embedder, cut, embedded, timings)
+        build = _write_build(index_dir, settings, embedder, cut, embedded, timings, probes)
         timings["write"] = time.perf_counter() - mark
         timings["total"] = time.perf_counter() - started
         manifest.point_to(index_dir, build)
     _remove_old_builds(index_dir, keep=build)
-    count = cache.embedded if cache is not None else len(cut.chunks) + len(cut.sentences)
-    reused = cache.reused if cache is not None else 0
     if cache is not None:
         say(f"embedded {count} passages and sentences; {reused} were already embedded "
             "(cached from an earlier build, or repeated text)")
@@ -305,7 +311,7 @@ def _fresh_build(settings: Settings, say: Callable[[str], None]) -> BuildReport 
 
 def _write_build(
     index_dir: Path, settings: Settings, embedder: Embedder, cut: Cut, embedded: Embedded,
-    timings: dict[str, float],
+    timings: dict[str, float], probes: np.ndarray,
 ) -> Path:
     """Every file of a new build, written into a staging folder renamed into place when complete."""
     loaded, chunks, sentences = cut.loaded, cut.chunks, cut.sentences
@@ -330,7 +336,7 @@ def _write_build(
             )
             store.add(np.arange(len(chunks), dtype=np.int64), embedded.passages)
             parameters = store.build_parameters
-        probes = probe_level(embedder.embed(list(PROBES)), store.search) if len(chunks) else 0.0
+        level = probe_level(probes, store.search) if len(chunks) else 0.0
         store.save(staging)
         LexicalIndex.build(cut.texts).save(staging)
         if embedded.sentences is not None:
@@ -358,7 +364,7 @@ def _write_build(
                 "files": files,
                 "dense_index": factory,
                 "dense_parameters": parameters,
-                "probe_level": round(probes, 6),
+                "probe_level": round(level, 6),
                 **({"milvus_sync": synced} if synced is not None else {}),
                 **({"sentence_vectors": embedded.made} if embedded.made is not None else {}),
             },

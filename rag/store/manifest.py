@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from rag import __version__
-from rag.config import IndexSettings
+from rag.config import IndexSettings, ReaderSettings
 from rag.embed.embedder import resolve_model
 from rag.embed.onnx_backend import INT8_SCHEME
 from rag.errors import IndexCorruptError, IndexMissingError
@@ -64,6 +64,8 @@ class Manifest:
                 reasons.append(f"the model is now {wanted_model!r}, the index has {self.model.get('name')!r}")
             wanted, recorded = settings.to_dict(), self.data["settings"]
             recorded = {"backend": "torch", **recorded}  # builds from before backends were torch
+            if isinstance(recorded.get("readers"), dict):  # a reader bound added since: its default
+                recorded = {**recorded, "readers": {**asdict(ReaderSettings()), **recorded["readers"]}}
             readers = self.data.get("readers_format")
             if readers != READERS_FORMAT:
                 reasons.append(

@@ -68,6 +68,8 @@ class IsolatedReader:
                                   "(setting readers.timeout_s): not indexed")
             status, value = self._connection.recv()
         except (EOFError, OSError, BrokenPipeError):
+            if self._process is not None:
+                self._process.join(timeout=5)  # reap it, so its exit code (or signal) is known
             code = self._process.exitcode if self._process is not None else None
             self.close()
             raise ReaderError(

@@ -70,6 +70,9 @@ def open_document(data: bytes):
 
 def read(data: bytes, settings: ReaderSettings) -> Extracted:
     """The text of a PDF in reading order, its page starts and its character boxes."""
+    from rag.ingest.readers import pdf_streams
+
+    pdf_streams.check(data, settings.max_stream_mb)
     document = open_document(data)
     try:
         count = len(document)
@@ -84,10 +87,11 @@ def read(data: bytes, settings: ReaderSettings) -> Extracted:
         rows: list[np.ndarray] = []
         starts: list[int] = []
         notes: list[str] = []
+        form = _init_forms(document)
         ocr = _Ocr(settings)
         length = 0
         for number in range(count):
-            page = document[number]
+            page = _flattened(document, number)
             try:
                 lines, problem = _page_lines(page)
                 if problem:
@@ -111,11 +115,35 @@ def read(data: bytes, settings: ReaderSettings) -> Extracted:
         raise ReaderError("has no text" + (f" ({'; '.join(notes[:3])})" if notes else "") + ": nothing to index")
     # Each page's separator belongs to it, so page_starts point at the separator: offsets inside
     # the page's own text map to it, and a passage never starts on a separator (it is whitespace).
-    note = _summarise(notes, count)
+    note = _summarise(notes, count) + form
     return Extracted(
         text=text, kind="pdf", page_starts=tuple(starts),
         boxes=tuple(boxmap.encode(r) for r in rows), note=note,
     )
+
+
+def _init_forms(document) -> str:
+    """Let PDFium draw the fields of a form (AcroForm or XFA), also those whose value has no
+    appearance yet; before any page is loaded. A note saying so, if it has one."""
+    if document.get_formtype() == 0:  # FORMTYPE_NONE
+        return ""
+    document.init_forms()
+    return "; a form: its fields' values are read where they are drawn"
+
+
+def _flattened(document, number: int):
+    """Page `number` (0-based) with its annotations (form fields, stamps, free text) drawn into
+    its content, so the text a reader sees on them is read, in place; the page as it is when it
+    has none or PDFium cannot flatten it. Sticky notes' contents are not drawn, so not read."""
+    import pypdfium2.raw as raw
+
+    page = document[number]
+    if raw.FPDFPage_GetAnnotCount(page.raw) <= 0:
+        return page
+    if raw.FPDFPage_Flatten(page.raw, raw.FLAT_NORMALDISPLAY) != raw.FLATTEN_SUCCESS:
+        return page
+    page.close()  # flattening changes the page's objects: load it again to read them
+    return document[number]
 
 
 def _summarise(notes: list[str], pages: int) -> str:
@@ -149,6 +177,10 @@ def _page_lines(page) -> tuple[list[_Line], str]:
             char = text[index] if per_char else chr(get_unicode(handle, index) or 0xFFFD)
             if char in "\r\n":
                 continue  # lines are found from the geometry below
+            if char < " " and char not in "\t\x02" and unmapped(handle, index):
+                visible += 1  # a glyph without a Unicode mapping: PDFium gives its raw code
+                garbage += 1
+                continue
             if char in "\x02\ufffe":  # PDFium's markers of a hyphen at the end of a line
                 char = "-"
             elif char < " " and char != "\t":
@@ -319,6 +351,8 @@ def render_page(data: bytes, number: int, scale: float = 1.5) -> bytes:
     try:
         if not 1 <= number <= len(document):
             raise ReaderError(f"has no page {number}")
+        if document.get_formtype() != 0:
+            document.init_forms()  # draw form fields as the reader read them
         page = document[number - 1]
         bitmap = page.render(scale=scale)
         image = bitmap.to_pil()

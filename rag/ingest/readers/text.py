@@ -4,7 +4,8 @@ A file is decoded as UTF-8; a file with a UTF-16 or UTF-32 byte-order mark by th
 itself is not part of the text); a file that is not valid UTF-8 as cp1252, or Latin-1 when cp1252
 cannot map it (then one character is one byte, so offsets are byte offsets too). Binary files are
 refused, never guessed at. Markdown is stored as written: its headings open sections when passages
-are cut (rag.ingest.sentences), and its markup is shown as text.
+are cut (rag.ingest.sentences), its fenced code blocks and tables stay whole in a passage where
+they fit (rag.ingest.markdown), and its markup is shown as text.
 """
 
 from __future__ import annotations
