@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 
-def flops_per_token(model_folder: Path, tokens_per_text: float) -> float | None:
-    """Forward-pass FLOPs per token of a BERT-like encoder (None when its config is unreadable)."""
+def _shape(model_folder: Path) -> tuple[int, int, int] | None:
+    """(hidden size, layers, weights per layer) of a BERT-like encoder, from its config.json
+    (None when unreadable). Weights: Q, K, V, output; feed-forward in and out."""
     try:
         config = json.loads((Path(model_folder) / "config.json").read_text(encoding="utf-8"))
         hidden = int(config["hidden_size"])
@@ -28,7 +29,15 @@ def flops_per_token(model_folder: Path, tokens_per_text: float) -> float | None:
         inner = int(config.get("intermediate_size", 4 * hidden))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    weights = 4 * hidden * hidden + 2 * hidden * inner  # Q, K, V, output; feed-forward in and out
+    return hidden, layers, 4 * hidden * hidden + 2 * hidden * inner
+
+
+def flops_per_token(model_folder: Path, tokens_per_text: float) -> float | None:
+    """Forward-pass FLOPs per token of a BERT-like encoder (None when its config is unreadable)."""
+    shape = _shape(model_folder)
+    if shape is None:
+        return None
+    hidden, layers, weights = shape
     attention = 2 * tokens_per_text * hidden  # scores and weighted sum, per token
     return 2.0 * layers * (weights + attention)
 
@@ -52,14 +61,10 @@ def work_flops(model_folder: Path, work: dict) -> float | None:
     """Useful forward-pass FLOPs of what an encoder ran (`OnnxEmbedder.work`: tokens and the sum of
     squared lengths, special tokens included, padding left out): per token 2 FLOPs per weight of
     the layers, plus per text 4 * hidden * tokens^2 per layer for the attention scores and sum."""
-    try:
-        config = json.loads((Path(model_folder) / "config.json").read_text(encoding="utf-8"))
-        hidden = int(config["hidden_size"])
-        layers = int(config["num_hidden_layers"])
-        inner = int(config.get("intermediate_size", 4 * hidden))
-    except (OSError, ValueError, KeyError, TypeError):
+    shape = _shape(model_folder)
+    if shape is None:
         return None
-    weights = 4 * hidden * hidden + 2 * hidden * inner
+    hidden, layers, weights = shape
     return float(layers * (2 * weights * work["tokens"] + 4 * hidden * work["squared_tokens"]))
 
 
