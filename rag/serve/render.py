@@ -188,15 +188,28 @@ def source_page_html(
     `reflowed`: soft line breaks shown as spaces, paragraphs kept."""
     if reflowed:
         text = reflow(text)
-    passage = marked(text[start:end], start, highlights, tag="strong")
+    return _standalone(
+        escape(source), SOURCE_CSS,
+        f'<header><b>{escape(source)}</b> · the cited passage is marked</header>'
+        + _marked_document(text, start, end, highlights, "passage"),
+    )
+
+
+def _standalone(title: str, css: str, body: str) -> str:
+    """A standalone page (the source viewer's), phone-width ready; `title` already escaped."""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(source)}</title><style>{SOURCE_CSS}</style></head><body>"
-        f'<header><b>{escape(source)}</b> · the cited passage is marked</header>'
-        f'<div class="doc">{escape(text[:start])}<mark id="passage">{passage}</mark>'
-        f"{escape(text[end:])}</div></body></html>"
+        f"<title>{title}</title><style>{css}</style></head><body>{body}</body></html>"
     )
+
+
+def _marked_document(text: str, start: int, end: int, highlights: Sequence[tuple[int, int]],
+                     anchor: str) -> str:
+    """The whole text escaped, the passage [start, end) in <mark id=anchor>, its highlights strong."""
+    passage = marked(text[start:end], start, highlights, tag="strong")
+    return (f'<div class="doc">{escape(text[:start])}<mark id="{anchor}">{passage}</mark>'
+            f"{escape(text[end:])}</div>")
 
 
 def pdf_source_page_html(source: str, text: str, start: int, end: int,
@@ -224,16 +237,12 @@ def pdf_source_page_html(source: str, text: str, start: int, end: int,
     numbers = [m.page for m in pages]
     where = f"page {numbers[0]}" if len(numbers) == 1 else f"pages {numbers[0]}–{numbers[-1]}"
     text = reflow(text)  # a PDF's lines are its layout's, not the author's
-    passage = marked(text[start:end], start, highlights, tag="strong")
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(source)}, {where}</title><style>{SOURCE_CSS}{PDF_CSS}</style></head><body>"
+    return _standalone(
+        f"{escape(source)}, {where}", SOURCE_CSS + PDF_CSS,
         f'<header><b>{escape(source)}</b> · {where} · the cited passage is marked on the page</header>'
         f'<div class="pages">{"".join(figures)}</div>'
         '<h2 class="text-title">Text extracted from the PDF</h2>'
-        f'<div class="doc">{escape(text[:start])}<mark id="passage-text">{passage}</mark>'
-        f"{escape(text[end:])}</div></body></html>"
+        + _marked_document(text, start, end, highlights, "passage-text"),
     )
 
 
