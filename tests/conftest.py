@@ -90,6 +90,29 @@ def tiny_settings(tiny_docs, tmp_path):
     )
 
 
+@pytest.fixture
+def watched_live(tiny_settings, keyword_embedder):
+    """A LiveIndex of the tiny folder with its watcher running (as the page runs it), stopped
+    after the test: files added to the folder are indexed within a second or so."""
+    import threading
+
+    from rag.index import open_index
+    from rag.live import LiveIndex
+    from rag.store.build import build_index
+    from rag.store.watch import watch
+
+    build_index(tiny_settings, embedder=keyword_embedder)
+    live = LiveIndex(open_index(settings=tiny_settings, embedder=keyword_embedder))
+    running = threading.Event()
+    running.set()
+    watcher = threading.Thread(target=watch, daemon=True, kwargs=dict(
+        settings=tiny_settings, embedder=keyword_embedder, interval=0.2, keep_going=running.is_set))
+    watcher.start()
+    yield live
+    running.clear()
+    watcher.join(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium driven by Playwright, once per module; a skip saying how to install it

@@ -4,14 +4,8 @@ embedder stands in for the model (the page is what is tested here)."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from rag.index import open_index
-from rag.live import LiveIndex
-from rag.store.build import build_index
-from rag.store.watch import watch
 from tests import documents_kit as kit
 from tests.browser_tools import WAIT_MS, ask, local_only, serving
 
@@ -19,43 +13,32 @@ pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright").expect
 
 
-def test_a_pdf_added_on_the_page_is_answerable_without_a_restart(browser, tiny_settings,
-                                                                  keyword_embedder, tmp_path):
-    build_index(tiny_settings, embedder=keyword_embedder)
-    live = LiveIndex(open_index(settings=tiny_settings, embedder=keyword_embedder))
-    running = threading.Event()
-    running.set()
-    watcher = threading.Thread(target=watch, daemon=True, kwargs=dict(
-        settings=tiny_settings, embedder=keyword_embedder, interval=0.3, keep_going=running.is_set))
-    watcher.start()
+def test_a_pdf_added_on_the_page_is_answerable_without_a_restart(browser, watched_live, tmp_path):
+    live = watched_live
     upload = tmp_path / "orchard.pdf"
     upload.write_bytes(kit.pdf_pages({1: "Nothing here.", 2: "Nor here.",
                                       3: "The cherry orchard lies by the mountain river."}))
-    try:
-        with serving(live) as url:
-            context = browser.new_context(viewport={"width": 390, "height": 844})
-            context.set_default_timeout(WAIT_MS)
-            blocked = local_only(context, url)
-            page = context.new_page()
-            page.goto(url + "/")
-            page.locator("#add-documents").get_by_text("Add documents").first.click()
-            page.locator("#upload input[type=file]").set_input_files(str(upload))
-            status = page.locator("#upload .upload-status li").first
-            expect(status).to_contain_text("orchard.pdf is ready", timeout=WAIT_MS)
-            page.locator("#upload input[type=file]").set_input_files(str(upload))
-            expect(page.locator("#upload .upload-status li").nth(1)).to_contain_text(
-                "already exists", timeout=WAIT_MS)
-            card = ask(page, "cherry mountain river").locator("article.card").first
-            expect(card.locator(".file")).to_have_text("orchard.pdf")
-            expect(card.locator(".lines")).to_have_text("page 3")
-            wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
-                .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
-                        && ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 1))
-                .map(e => e.tagName + '.' + e.className + ' ' + e.getBoundingClientRect().width
-                          + ' ' + (e.textContent || '').slice(0, 60)).slice(0, 8)""")
-            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), wide
-            assert not blocked
-            context.close()
-    finally:
-        running.clear()
-        watcher.join(timeout=30)
+    with serving(live) as url:
+        context = browser.new_context(viewport={"width": 390, "height": 844})
+        context.set_default_timeout(WAIT_MS)
+        blocked = local_only(context, url)
+        page = context.new_page()
+        page.goto(url + "/")
+        page.locator("#add-documents").get_by_text("Add documents").first.click()
+        page.locator("#upload input[type=file]").set_input_files(str(upload))
+        status = page.locator("#upload .upload-status li").first
+        expect(status).to_contain_text("orchard.pdf is ready", timeout=WAIT_MS)
+        page.locator("#upload input[type=file]").set_input_files(str(upload))
+        expect(page.locator("#upload .upload-status li").nth(1)).to_contain_text(
+            "already exists", timeout=WAIT_MS)
+        card = ask(page, "cherry mountain river").locator("article.card").first
+        expect(card.locator(".file")).to_have_text("orchard.pdf")
+        expect(card.locator(".lines")).to_have_text("page 3")
+        wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                    && ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 1))
+            .map(e => e.tagName + '.' + e.className + ' ' + e.getBoundingClientRect().width
+                      + ' ' + (e.textContent || '').slice(0, 60)).slice(0, 8)""")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), wide
+        assert not blocked
+        context.close()

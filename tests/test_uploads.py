@@ -4,7 +4,6 @@ answerable without a restart (keyword embedder)."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -50,45 +49,31 @@ def test_save_is_atomic_limited_and_never_overwrites_unasked(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pdf"]  # no temporary file left
 
 
-def test_an_uploaded_pdf_is_indexed_by_the_watcher_and_answerable(tiny_settings, keyword_embedder):
+def test_an_uploaded_pdf_is_indexed_by_the_watcher_and_answerable(watched_live):
     from fastapi.testclient import TestClient
 
-    from rag.index import open_index
-    from rag.live import LiveIndex
     from rag.serve.api import create_app
-    from rag.store.build import build_index
-    from rag.store.watch import watch
 
-    build_index(tiny_settings, embedder=keyword_embedder)
-    live = LiveIndex(open_index(settings=tiny_settings, embedder=keyword_embedder))
-    running = threading.Event()
-    running.set()
-    watcher = threading.Thread(target=watch, daemon=True, kwargs=dict(
-        settings=tiny_settings, embedder=keyword_embedder, interval=0.2, keep_going=running.is_set))
-    watcher.start()
-    try:
-        http = TestClient(create_app(live, token="t0ken"))
-        auth = {"Authorization": "Bearer t0ken"}
-        data = kit.pdf_pages({1: "Nothing here.", 2: "Nor here.", 3: "The banana train crosses the river."})
-        assert http.post("/api/documents?name=fruit.pdf", content=data).status_code == 401
-        assert http.post("/api/documents?name=fruit.txt", content=data, headers=auth).status_code == 409
-        assert http.post("/api/documents?name=x.exe", content=data, headers=auth).status_code == 400
-        big = http.post("/api/documents?name=big.txt", content=b"x" * 10_000_001, headers=auth)
-        assert big.status_code == 413
-        made = http.post("/api/documents?name=../trains.pdf", content=data, headers=auth)
-        assert made.status_code == 201 and made.json()["source"] == "trains.pdf"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            listed = http.get("/api/documents", headers=auth).json()
-            if any(d["source"] == "trains.pdf" for d in listed["documents"]):
-                break
-            time.sleep(0.3)
-        else:
-            pytest.fail("the uploaded PDF was not indexed within 120 s")
-        answer = http.post("/api/ask", json={"question": "banana train river", "k": 1,
-                                             "sources": ["trains.pdf"]}, headers=auth).json()
-        passage = answer["passages"][0]
-        assert passage["page"] == 3 and "banana train" in passage["text"]
-    finally:
-        running.clear()
-        watcher.join(timeout=30)
+    live = watched_live
+    http = TestClient(create_app(live, token="t0ken"))
+    auth = {"Authorization": "Bearer t0ken"}
+    data = kit.pdf_pages({1: "Nothing here.", 2: "Nor here.", 3: "The banana train crosses the river."})
+    assert http.post("/api/documents?name=fruit.pdf", content=data).status_code == 401
+    assert http.post("/api/documents?name=fruit.txt", content=data, headers=auth).status_code == 409
+    assert http.post("/api/documents?name=x.exe", content=data, headers=auth).status_code == 400
+    big = http.post("/api/documents?name=big.txt", content=b"x" * 10_000_001, headers=auth)
+    assert big.status_code == 413
+    made = http.post("/api/documents?name=../trains.pdf", content=data, headers=auth)
+    assert made.status_code == 201 and made.json()["source"] == "trains.pdf"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        listed = http.get("/api/documents", headers=auth).json()
+        if any(d["source"] == "trains.pdf" for d in listed["documents"]):
+            break
+        time.sleep(0.3)
+    else:
+        pytest.fail("the uploaded PDF was not indexed within 120 s")
+    answer = http.post("/api/ask", json={"question": "banana train river", "k": 1,
+                                         "sources": ["trains.pdf"]}, headers=auth).json()
+    passage = answer["passages"][0]
+    assert passage["page"] == 3 and "banana train" in passage["text"]
