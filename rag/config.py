@@ -85,7 +85,8 @@ class IndexSettings:
     sentence_vectors: str = "separate"
     """How sentence vectors are made: "separate" (each sentence embedded alone) or "pooled" (from
     the token embeddings of their passage's own forward pass, mean over the sentence's word
-    pieces, normalised: no forward pass per sentence, a build ~2.5x faster). Not the default: its
+    pieces, normalised: no forward pass per sentence; a cold build of the 1.3 MB folder of
+    benchmarks/wiki_folder.py 1.5x faster, 303 against 461 s). Not the default: its
     vectors (cosine ~0.8 with the separate ones) lost 1-4 points of R@5/MRR/nDCG on our question
     sets, over the 0.5-point limit set for it. Part of the index's identity.
     See rag/embed/sentence_vectors.py and docs/benchmarks.md."""

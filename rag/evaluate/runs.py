@@ -42,7 +42,7 @@ class Outcome:
     answerable: bool = True
     answered: bool = True
     confidence: float = 0.0
-    """The score `answered` was decided by (see `_decided_by`)."""
+    """The score `answered` was decided by (see `_decision`)."""
     decided_by: str = "confidence"
     """"support" (the calibrated abstainer's probability) or "confidence" (the cosine)."""
     highlight_hit: bool = False
@@ -118,8 +118,7 @@ def run_questions(
                 ranking=_first_answer_only(keys),
                 answerable=q.answerable,
                 answered=answer.answered,
-                confidence=_decided_by(answer),
-                decided_by="support" if answer.support is not None else "confidence",
+                **_decision(answer),
                 highlight_hit=top is not None and _highlight_covers(top, q.answers),
                 seconds=seconds,
                 passage_chars=tuple(p.end - p.start for p in answer.passages),
@@ -151,17 +150,18 @@ def run_beir(
                     break
         outcomes.append(
             Outcome(id=qid, split="", kind="", ranking=tuple(docs), answered=answer.answered,
-                    confidence=_decided_by(answer), seconds=seconds,
-                    decided_by="support" if answer.support is not None else "confidence",
+                    seconds=seconds, **_decision(answer),
                     passage_chars=tuple(p.end - p.start for p in answer.passages[:10]))
         )
     return outcomes
 
 
-def _decided_by(answer) -> float:
-    """The score `answered` was decided by: the calibrated support where the abstainer applies,
-    else the cosine confidence (what the abstention threshold is calibrated over)."""
-    return answer.support if answer.support is not None else answer.confidence
+def _decision(answer) -> dict:
+    """The score `answered` was decided by, and its name: the calibrated support where the
+    abstainer applies, else the cosine confidence (what the abstention threshold is calibrated over)."""
+    if answer.support is not None:
+        return {"confidence": answer.support, "decided_by": "support"}
+    return {"confidence": answer.confidence, "decided_by": "confidence"}
 
 
 def _key(passage, answers: Sequence[AnswerSpan]) -> str:
