@@ -1,10 +1,10 @@
 """Choose the hybrid ranking and train its learned parts on the TUNING sets only, by the rule in
-docs/evaluation.md; writes rag/search/models/ranker.json and abstain.json (byte for byte the same
-on the same indexes).
+docs/evaluation.md; writes rag/search/models/ranker.json, ranker-passages.json (for indexes
+without sentence vectors) and abstain.json (byte for byte the same on the same indexes).
 
     python eval/train_ranker.py extract   # features of every candidate of every tuning question -> $RAG_TRAIN_DIR
     python eval/train_ranker.py choose    # RRF grid and the learned ranker, cross-validated; prints the tables
-    python eval/train_ranker.py write     # fits the chosen ranker and the abstainer on all tuning data
+    python eval/train_ranker.py write     # fits the chosen rankers and the abstainer on all tuning data
 
 Tuning sets: eval/questions.jsonl over seeds/ (index/), the COVID-QA tuning half with
 eval/covid-unanswerable.jsonl's tuning questions (index/squad-200423_covidQA-tuning), and the
@@ -258,6 +258,32 @@ def mean_quality(data, base, model_for=lambda name, row: None):
     return float(np.mean(list(per.values()))), per
 
 
+SENTENCE_STAND_INS = {"sentence_best": "dense_cos", "sentence_second": "dense_cos", "sentence_lr": "dense_lr"}
+"""What `candidate_features` puts in the sentence columns on an index without sentence vectors."""
+
+
+def without_sentences(data: dict) -> dict:
+    """The candidates as an index built without sentence vectors sees them: no sentence list,
+    and the sentence features replaced by their passage stand-ins (for the passage ranker)."""
+    column = {name: n for n, name in enumerate(FEATURES)}
+    out = {}
+    for name, rows in data.items():
+        out[name] = []
+        for row in rows:
+            features = row["features"].copy()
+            for target, source in SENTENCE_STAND_INS.items():
+                features[:, column[target]] = features[:, column[source]]
+            ranks = row["ranks"].copy()
+            ranks[:, 2] = DEPTH + 1
+            out[name].append({**row, "features": features, "ranks": ranks})
+    return out
+
+
+def cross_validated(data: dict, base: dict) -> tuple[float, dict]:
+    folds = {f: fit(data, base, keep=lambda name, row, f=f: fold(name, row["id"]) != f) for f in range(FOLDS)}
+    return mean_quality(data, base, lambda name, row: None if name in NO_SENTENCES else folds[fold(name, row["id"])])
+
+
 def choose() -> dict:
     data = load()
     for row in data.get("scifact-train", []):
@@ -274,13 +300,21 @@ def choose() -> dict:
     # within 0.002 of the best, the simpler wins: no third list, then the usual rrf_k 60
     base = min(near, key=lambda mp: (mp[1]["sentence_weight"] > 0, mp[1]["rrf_k"] != 60, -mp[0]))[1]
     base_mean = mean_quality(data, base)
-    folds = {f: fit(data, base, keep=lambda name, row, f=f: fold(name, row["id"]) != f) for f in range(FOLDS)}
-    cv_mean, cv_per = mean_quality(
-        data, base, lambda name, row: None if name in NO_SENTENCES else folds[fold(name, row["id"])])
+    cv_mean, cv_per = cross_validated(data, base)
     print(f"| chosen RRF {base} | " + " | ".join(f"{base_mean[1][n]:.4f}" for n in data) + f" | {base_mean[0]:.4f} |")
     print("| learned ranker (5-fold CV) on it | " + " | ".join(f"{cv_per[n]:.4f}" for n in data) + f" | {cv_mean:.4f} |")
+    # Indexes without sentence vectors: the same fusion without its sentence list, against a
+    # ranker trained on the passage stand-ins of the sentence features.
+    plain = without_sentences(data)
+    plain_mean, plain_per = mean_quality(plain, base)
+    plain_cv, plain_cv_per = cross_validated(plain, base)
+    print("| without sentence vectors: RRF | " + " | ".join(f"{plain_per[n]:.4f}" for n in data) + f" | {plain_mean:.4f} |")
+    print("| without sentence vectors: passage ranker (5-fold CV) | " + " | ".join(
+        f"{plain_cv_per[n]:.4f}" for n in data) + f" | {plain_cv:.4f} |")
     chosen = {"rrf": base, "learned": cv_mean > base_mean[0] + 0.002,
-              "rrf_mean": round(base_mean[0], 4), "cv_mean": round(cv_mean, 4)}
+              "rrf_mean": round(base_mean[0], 4), "cv_mean": round(cv_mean, 4),
+              "passages_learned": plain_cv > plain_mean + 0.002,
+              "passages_rrf_mean": round(plain_mean, 4), "passages_cv_mean": round(plain_cv, 4)}
     print(json.dumps(chosen))
     (OUT / "choice.json").write_text(json.dumps(chosen, indent=1) + "\n")
     return chosen
@@ -379,6 +413,14 @@ def write() -> None:
                              meta={"rrf": base, "rerank_depth": RERANK, "cv_mean": chosen["cv_mean"],
                                    "rrf_mean": chosen["rrf_mean"], "trained_on": sorted(set(data) - NO_SENTENCES)})
         (MODELS / "ranker.json").write_text(ranker.to_json(), encoding="utf-8")
+    if chosen.get("passages_learned"):
+        plain = fit(without_sentences(data), base)
+        plain = LinearModel("ranker-passages", FEATURES, plain.mean, plain.scale, plain.coef, plain.intercept,
+                            meta={"rrf": base, "rerank_depth": RERANK, "cv_mean": chosen["passages_cv_mean"],
+                                  "rrf_mean": chosen["passages_rrf_mean"], "trained_on": sorted(data),
+                                  "stand_ins": SENTENCE_STAND_INS})
+        (MODELS / "ranker-passages.json").write_text(plain.to_json(), encoding="utf-8")
+        print("passage ranker:", dict(zip(FEATURES, np.round(plain.coef, 3))))
     rows = abstention_rows({n: r for n, r in data.items() if n not in NO_SENTENCES}, base, ranker)
     target, held_out = calibrate(rows)
     abstainer = fit_abstainer(rows, target)

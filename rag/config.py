@@ -207,8 +207,14 @@ class QuerySettings:
     """The learned passage ranker of hybrid mode (a model in rag/search/models/, or a .json path;
     "" keeps plain fusion): a logistic regression over `rag.search.features` that re-scores the
     first `rerank_depth` fused candidates; trained by `eval/train_ranker.py` on the tuning sets,
-    kept because it beat plain fusion there, cross-validated (docs/evaluation.md). Used only
-    where the index has sentence vectors."""
+    kept because it beat plain fusion there, cross-validated (docs/evaluation.md). Used where
+    the index has sentence vectors."""
+    passage_ranker: str = "ranker-passages"
+    """The learned ranker of hybrid mode on an index built without sentence vectors
+    (`embed_sentences` false, as `rag eval` indexes BEIR corpora): the same features, the
+    sentence ones replaced by their passage stand-ins (`rag.search.features`), trained so by
+    `eval/train_ranker.py`; "" keeps plain fusion there. The abstainer is not used with it: it
+    was calibrated on sentence signals, so `min_confidence` decides `answered` there."""
     rerank_depth: int = 50
     """How many fused candidates the learned ranker re-scores."""
     abstainer: str = "abstain"

@@ -66,12 +66,14 @@ class Index:
             )
         self.sentence_vectors = _sentence_vectors(self.build, self.manifest, self.chunks.sentence_count)
         self.corpus = Corpus(self.chunks, self.store, self.lexical, self.sentence_vectors)
-        # The learned ranker reads sentence cosines: an index built without sentence vectors
-        # keeps plain fusion (and the cosine threshold) rather than feed it a stand-in.
-        learned = self.sentence_vectors is not None
-        self.ranker = load_model(query.ranker, FEATURES) if query.ranker and learned else None
+        # The learned ranker reads sentence cosines; an index built without sentence vectors
+        # gets the one trained on their passage stand-ins, and the cosine threshold (the
+        # abstainer was calibrated on sentence signals).
+        sentences = self.sentence_vectors is not None
+        chosen = query.ranker if sentences else query.passage_ranker
+        self.ranker = load_model(chosen, FEATURES) if chosen else None
         self.abstainer = (load_model(query.abstainer, QUERY_FEATURES)
-                          if query.abstainer and self.ranker is not None else None)
+                          if query.abstainer and self.ranker is not None and sentences else None)
         self._embedder = embedder
         self._questions = question_embedder
         self._embedder_lock = threading.Lock()

@@ -123,3 +123,32 @@ def test_probe_level_is_the_mean_best_score_of_the_probes():
     assert probe_level(np.zeros((2, 3)), search) == pytest.approx(0.3)
     assert probe_level(np.zeros((0, 3)), search) == 0.0
     assert len(PROBES) == len(set(PROBES)) >= 10
+
+
+def test_an_index_without_sentence_vectors_gets_the_passage_ranker(tiny_settings, keyword_embedder):
+    from rag.index import open_index
+    from rag.store.build import build_index
+
+    settings = tiny_settings.with_overrides(embed_sentences=False)
+    build_index(settings, embedder=keyword_embedder)
+    index = open_index(settings=settings, embedder=keyword_embedder)
+    assert index.sentence_vectors is None
+    assert index.ranker.name == "ranker-passages" and index.abstainer is None
+    answer = index.ask("banana", k=2)
+    assert answer.passages[0].source == "fruit.txt"
+    # the abstainer was calibrated on sentence signals: the cosine threshold decides here
+    assert answer.support is None and answer.answered == (answer.confidence >= answer.threshold)
+    plain = open_index(settings=settings.with_overrides(passage_ranker=""), embedder=keyword_embedder)
+    assert plain.ranker is None and plain.ask("banana", k=2).passages[0].source == "fruit.txt"
+    with_sentences = tiny_settings
+    build_index(with_sentences, embedder=keyword_embedder)
+    assert open_index(settings=with_sentences, embedder=keyword_embedder).ranker.name == "ranker"
+
+
+def test_the_passage_ranker_shares_the_fusion_and_knows_its_stand_ins():
+    plain = load_model("ranker-passages", FEATURES)
+    assert plain.meta["rrf"] == load_model("ranker", FEATURES).meta["rrf"]
+    stand_ins = plain.meta["stand_ins"]
+    # a sentence column and its passage stand-in carry the same weight: they are the same values
+    for target, source in stand_ins.items():
+        assert plain.coef[FEATURES.index(target)] == pytest.approx(plain.coef[FEATURES.index(source)], abs=1e-5)
