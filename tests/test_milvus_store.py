@@ -23,9 +23,11 @@ def milvus(settings, db, **more):
 
 
 def rows_of(settings):
-    """Every row of the collection, by id: (digest, text, source, vector)."""
+    """Every row of the collection the current build answers from, by id: (digest, text, source, vector)."""
+    from rag.store.milvus_collections import in_use
+
     client = connect(settings.index.milvus_uri)
-    reply = client.query(settings.index.milvus_collection, filter="id >= 0", limit=10_000,
+    reply = client.query(in_use(settings.index_dir, settings.index.milvus_uri), filter="id >= 0", limit=10_000,
                          output_fields=["id", "row_digest", "text", "source", "vector"],
                          consistency_level="Strong")
     return {int(r["id"]): (r["row_digest"], r["text"], r["source"], tuple(np.round(r["vector"], 6)))
@@ -73,7 +75,7 @@ def test_answers_equal_faiss_in_every_mode(tiny_settings, keyword_embedder, tmp_
 def test_a_paged_documents_rows_carry_the_pages_of_their_first_and_last_characters():
     from rag.ingest.chunking import Chunk
     from rag.ingest.documents import Document
-    from rag.store.milvus_store import passage_rows
+    from rag.store.milvus_collections import passage_rows
 
     text = "Page one text.\fPage two text.\fPage three."
     pdf = Document("a.pdf", text, "0" * 64, kind="pdf", page_starts=(0, 15, 30))
@@ -85,18 +87,27 @@ def test_a_paged_documents_rows_carry_the_pages_of_their_first_and_last_characte
 
 def test_reindex_syncs_only_changes_and_equals_a_full_build(tiny_settings, keyword_embedder, tmp_path):
     settings = milvus(tiny_settings, tmp_path / "m.db")
-    first = build_index(settings, embedder=keyword_embedder)
+    slots = []
+
+    def build(**options):
+        report = build_index(settings, embedder=keyword_embedder, **options)
+        slots.append(json.loads((report.build / "milvus.json").read_text())["collection"])
+        return json.loads((report.build / "manifest.json").read_text())["milvus_sync"], report
+
+    sync, first = build()
     passages = first.passages
-    assert json.loads((first.build / "manifest.json").read_text())["milvus_sync"]["upserted"] == passages
-    again = build_index(settings, embedder=keyword_embedder, force=True)
-    sync = json.loads((again.build / "manifest.json").read_text())["milvus_sync"]
-    assert sync == {"upserted": 0, "deleted": 0, "unchanged": passages}
+    assert sync["upserted"] == passages
+    # The next build fills the other slot (the first build's rows stay for its readers) ...
+    assert build(force=True)[0]["upserted"] == passages
+    # ... and the one after syncs the first slot, where nothing changed since.
+    assert build(force=True)[0] == {"upserted": 0, "deleted": 0, "unchanged": passages}
+    assert slots == [settings.index.milvus_collection, settings.index.milvus_collection + "_b",
+                     settings.index.milvus_collection]
 
     # One document gone, one changed: only their rows move, and the result is a full build's.
     (settings.docs_dir / "fruit.txt").unlink()
     (settings.docs_dir / "travel.md").write_text("# Travel\n\nThe train climbs. The apple falls.\n")
-    changed = build_index(settings, embedder=keyword_embedder)
-    sync = json.loads((changed.build / "manifest.json").read_text())["milvus_sync"]
+    sync, changed = build()
     assert sync["deleted"] == passages - changed.passages and sync["upserted"] >= 1
     fresh = milvus(tiny_settings, tmp_path / "fresh.db", index_dir=tmp_path / "fresh-index")
     build_index(fresh, embedder=keyword_embedder)
@@ -220,8 +231,45 @@ def test_changed_milvus_index_type_rebuilds_the_collection_index(tiny_settings, 
     with pytest.raises(StaleIndexError, match="the dense index is now 'milvus HNSW'"):
         open_index(settings=hnsw, embedder=keyword_embedder)
     build_index(hnsw, embedder=keyword_embedder, force=False)
+    from rag.store.milvus_collections import in_use
+
     client = connect(settings.index.milvus_uri)
-    assert client.describe_index(settings.index.milvus_collection, "vector")["index_type"] == "HNSW"
+    assert client.describe_index(in_use(settings.index_dir, settings.index.milvus_uri), "vector")["index_type"] == "HNSW"
     index = open_index(settings=hnsw, embedder=keyword_embedder)
     assert index.manifest.data["dense_index"] == "milvus HNSW"
     assert index.ask("banana", mode="dense").passages[0].source == "fruit.txt"
+
+
+def test_a_failed_sync_leaves_the_previous_build_answering(tiny_settings, keyword_embedder, tmp_path, monkeypatch):
+    from rag.errors import IndexWriteError
+    from rag.store import milvus_store
+
+    settings = milvus(tiny_settings, tmp_path / "m.db")
+    build_index(settings, embedder=keyword_embedder)
+    already_open = open_index(settings=settings, embedder=keyword_embedder)
+    before = shape(already_open.ask("banana", mode="dense"))
+    written = []
+
+    def fail_half_way(row):  # the second batch of rows never reaches Milvus
+        written.append(row["id"])
+        if len(written) > 1:
+            raise IndexWriteError("the server went away")
+        return row
+
+    monkeypatch.setattr(milvus_store, "BATCH", 1)
+    monkeypatch.setattr(milvus_store, "_plain", fail_half_way)
+    fruit = settings.docs_dir / "fruit.txt"
+    kept = fruit.read_text()
+    fruit.write_text("Fruit\n\nA banana boat.\n")
+    with pytest.raises(IndexWriteError, match="went away"):
+        build_index(settings, embedder=keyword_embedder)
+    monkeypatch.undo()
+    assert len(written) == 2  # the other slot is half-written
+    already_open.store._checked_at = 0.0  # as if CHECK_INTERVAL had passed: it checks its collection
+    assert shape(already_open.ask("banana", mode="dense")) == before
+    fruit.write_text(kept)
+    assert shape(open_index(settings=settings, embedder=keyword_embedder).ask("banana", mode="dense")) == before
+    # the next build syncs the half-written slot again and answers from it
+    fruit.write_text("Fruit\n\nA banana boat.\n")
+    build_index(settings, embedder=keyword_embedder)
+    assert open_index(settings=settings, embedder=keyword_embedder).ask("banana boat", mode="dense").passages

@@ -322,7 +322,7 @@ def _write_build(
     try:
         synced = None
         if settings.index.store == "milvus":
-            from rag.store.milvus_store import write_collection
+            from rag.store.milvus_collections import write_collection
 
             factory = f"milvus {settings.index.milvus_index}"
             store, synced = write_collection(

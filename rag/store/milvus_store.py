@@ -11,7 +11,8 @@ http://host:19530. pymilvus is imported here only (`pip install .[milvus]`).
 The collection's properties say which build it holds (`rag.build`): set to "syncing <build>"
 before a sync and to the build's name after, so an index whose collection was changed since,
 or left half-synced by a failed build, is refused with the fix instead of answering from rows
-of another build.
+of another build. Which collection a build writes and opens (two slots, used in turn, so the
+previous build keeps answering) is `rag.store.milvus_collections`'s business.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class MilvusStore:
         """The collection made (or checked: same schema, same documents folder) for a build."""
         store = cls(client, collection, dimension, uri, index_type=index_type, consistency="Session")
         if client.has_collection(collection):
-            store._check_schema(docs_dir)
+            store.check_schema(docs_dir)
             store._ensure_index(ef_construction)
         else:
             store._create(ef_construction, docs_dir, model)
@@ -179,7 +180,7 @@ class MilvusStore:
         wanted.update({name: (DataType.INT64, None) for name in _INT_FIELDS})
         return wanted
 
-    def _check_schema(self, docs_dir: str | None = None) -> None:
+    def check_schema(self, docs_dir: str | None = None) -> None:
         """A clear error when the existing collection was not made by rag with these settings."""
         described = self._client.describe_collection(self.collection)
         found = {f["name"]: (f["type"], f.get("params", {}).get("dim")) for f in described["fields"]}
@@ -275,7 +276,7 @@ class MilvusStore:
             )
         store = cls(client, collection, dimension, uri, index_type=index_type, consistency=consistency,
                     search_params=search_params)
-        store._check_schema()
+        store.check_schema()
         held = client.describe_collection(collection).get("properties", {}).get("rag.build", "")
         if held != build:
             state = f"an unfinished sync of {held[8:]}" if held.startswith("syncing ") else f"build {held!r}"
@@ -398,46 +399,3 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
                 "a Milvus text field holds; use a smaller chunking.max_tokens or a shorter path"
             )
     return row
-
-
-def passage_rows(documents, chunks, vectors: np.ndarray, model: str) -> list[dict[str, Any]]:
-    """One collection row per passage (ids in order from 0), its digest over text, fields and model."""
-    rows = []
-    for i, ((doc, chunk), vector) in enumerate(zip(chunks, vectors)):
-        document = documents[doc]
-        row = {"id": i, "vector": np.asarray(vector, dtype=np.float32), "text": document.text[chunk.start : chunk.end],
-               "source": document.source, "doc": doc, "start": chunk.start, "end": chunk.end,
-               "line_start": chunk.line_start, "line_end": chunk.line_end,
-               "page": document.page_of(chunk.start) or 0, "page_end": document.page_of(chunk.end - 1) or 0}
-        row["row_digest"] = row_digest(row, model)
-        rows.append(row)
-    return rows
-
-
-def write_collection(settings, build: str, dimension: int, model: dict, documents, chunks,
-                     vectors: np.ndarray) -> tuple[MilvusStore, dict[str, int]]:
-    """Sync the collection named in `settings.index` to a build's passages (see `MilvusStore.sync`)."""
-    index = settings.index
-    client = connect(index.milvus_uri, settings.milvus_token, index.milvus_db)
-    model_name = json.dumps(model, sort_keys=True)
-    docs_dir = str(Path(settings.docs_dir).resolve()) if settings.docs_dir else ""
-    store = MilvusStore.for_build(
-        client, index.milvus_collection, dimension, index.milvus_uri, index_type=index.milvus_index,
-        ef_construction=index.hnsw_ef_construction, docs_dir=docs_dir, model=model_name,
-    )
-    counts = store.sync(passage_rows(documents, chunks, vectors, model_name), build)
-    return store, counts
-
-
-def open_collection(settings, recorded: dict[str, Any], build: str, rows: int, dimension: int) -> MilvusStore:
-    """The collection of an open build, as its manifest records it (`recorded`: its settings)."""
-    uri = recorded["milvus_uri"]
-    client = connect(uri, settings.milvus_token, recorded.get("milvus_db", ""))
-    query = settings.query
-    store = MilvusStore.open(
-        client, recorded["milvus_collection"], uri, build=build, rows=rows, dimension=dimension,
-        index_type=recorded.get("milvus_index", "FLAT"), consistency=query.milvus_consistency,
-        search_params={},
-    )
-    store.tune(ef_search=query.ef_search, nprobe=query.nprobe)
-    return store

@@ -37,11 +37,9 @@ def open_store(build: Path, built, settings) -> VectorStore:
     """The vector store of an open build (`built`: its manifest), as its settings recorded it."""
     recorded = built.data["settings"]
     if recorded.get("store", "faiss") == "milvus":
-        from rag.store.milvus_store import open_collection
+        from rag.store.milvus_collections import open_collection
 
-        return open_collection(
-            settings, recorded, Path(build).name, built.counts["passages"], int(built.model["dimension"])
-        )
+        return open_collection(settings, Path(build), recorded, built.counts["passages"], int(built.model["dimension"]))
     from rag.store.faiss_store import FaissStore
 
     store = FaissStore.load(build)
