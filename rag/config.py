@@ -220,8 +220,9 @@ class QuerySettings:
     abstainer: str = "abstain"
     """The learned abstention model over corpus-relative signals (hybrid with a ranker; "" keeps
     the cosine threshold `min_confidence`): its probability is each passage's and the answer's
-    `support`, and its threshold (calibrated to abstain on <= 5% of each tuning set's answerable
-    questions) the answer's `support_threshold`, which then decides `answered`. `confidence`
+    `support`, and its threshold (calibrated so that, fitted on all tuning sets but one, it
+    abstains on <= 5% of the held-out sets' answerable questions on average) the answer's
+    `support_threshold`, which then decides `answered`. `confidence`
     stays the cosine in every mode."""
     min_confidence: float = 0.32
     """Where no abstainer applies (dense or lexical mode, or an index without sentence vectors):
