@@ -273,3 +273,28 @@ def test_a_failed_sync_leaves_the_previous_build_answering(tiny_settings, keywor
     fruit.write_text("Fruit\n\nA banana boat.\n")
     build_index(settings, embedder=keyword_embedder)
     assert open_index(settings=settings, embedder=keyword_embedder).ask("banana boat", mode="dense").passages
+
+
+def test_a_load_right_after_a_flush_waits_for_the_index_files(monkeypatch):
+    from pymilvus import MilvusException
+
+    from rag.store import milvus_store
+
+    monkeypatch.setattr(milvus_store.time, "sleep", lambda seconds: None)
+    calls = []
+
+    class Client:
+        def __init__(self, failures, message):
+            self.failures, self.message = failures, message
+
+        def load_collection(self, name):
+            calls.append(name)
+            if len(calls) <= self.failures:
+                raise MilvusException(message=self.message)
+
+    milvus_store.load(Client(2, "Failed to read all data ... (file seems not fully written?)"), "c")
+    assert calls == ["c", "c", "c"]
+    calls.clear()
+    with pytest.raises(MilvusException, match="collection not found"):
+        milvus_store.load(Client(1, "collection not found"), "c")
+    assert calls == ["c"]  # another error is not retried

@@ -63,26 +63,10 @@ def time_store(store, queries: np.ndarray, truth: np.ndarray, depth: int) -> dic
             "p95_ms": round(float(np.percentile(times, 95)), 2), "recall@10": round(float(recall), 4)}
 
 
-def _load(client, name: str, attempts: int = 5) -> None:
-    """Load a collection, waiting out Milvus Lite writing a segment's index files after a flush:
-    a load that comes too early fails with "file seems not fully written" (seen once at load ~4,
-    tests/test_bench_milvus.py); any other error is raised at once."""
-    from pymilvus import MilvusException
-
-    for attempt in range(attempts):
-        try:
-            client.load_collection(name)
-            return
-        except MilvusException as exc:
-            if "not fully written" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(0.5 * (attempt + 1))
-
-
 def milvus_rows(uri: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray, depth: int,
                 indexes: Sequence[str], label: str) -> list[dict[str, Any]]:
     """Load the vectors into one collection per index type at `uri`, and time each."""
-    from rag.store.milvus_store import MilvusStore, connect
+    from rag.store.milvus_store import MilvusStore, connect, load
 
     rows = []
     client = connect(uri, timeout=60)
@@ -95,7 +79,7 @@ def milvus_rows(uri: str, vectors: np.ndarray, queries: np.ndarray, truth: np.nd
                                       ef_construction=200)
         store.add(np.arange(len(vectors)), vectors)
         client.release_collection(name)
-        _load(client, name)  # after the flush: the index is built on sealed segments
+        load(client, name)  # after the flush: the index is built on sealed segments
         load_s = time.perf_counter() - started
         store.consistency = "Bounded"  # nothing is written while timing
         store.tune(ef_search=HNSW_EF)

@@ -55,6 +55,21 @@ def _pymilvus():
     return pymilvus
 
 
+def load(client, collection: str, attempts: int = 5) -> None:
+    """Load a collection for search, waiting out Milvus Lite still writing a segment's index
+    files after a flush: a load that comes too early fails with "file seems not fully written"
+    (seen once under load, right after a flush); any other error is raised at once."""
+    MilvusException = _pymilvus().MilvusException
+    for attempt in range(attempts):
+        try:
+            client.load_collection(collection)
+            return
+        except MilvusException as exc:
+            if "not fully written" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+
+
 def is_lite(uri: str) -> bool:
     return "://" not in uri
 
@@ -128,7 +143,7 @@ class MilvusStore:
             store._ensure_index(ef_construction)
         else:
             store._create(ef_construction, docs_dir, model)
-        client.load_collection(collection)
+        load(client, collection)
         return store
 
     def _index_params(self, ef_construction: int):
@@ -284,7 +299,7 @@ class MilvusStore:
                 f"the Milvus collection {collection!r} at {uri} now holds {state}, not this index's "
                 f"{build}: rebuild with `rag index --force`"
             )
-        client.load_collection(collection)
+        load(client, collection)
         store.build = build
         store._checked_at = time.monotonic()
         count = store.count("Strong")
