@@ -78,6 +78,22 @@ def local_only(context, base_url: str) -> list[str]:
     return blocked
 
 
+def open_page(browser, url: str, width: int = 1100, height: int = 900):
+    """A new browser context of that viewport, loopback only and with the slow-machine timeout,
+    and its page at the app's front page, loaded. `page.blocked` lists the requests it tried to
+    send elsewhere, `page.errors` its script errors; close with `page.context.close()`."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(WAIT_MS)
+    blocked = local_only(context, url)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto(url + "/")
+    page.locator("#question textarea").wait_for()
+    page.blocked = blocked
+    return page
+
+
 def ask(page, question: str):
     """Type `question`, press Enter, and return the locator of the answer that appears."""
     turns = page.locator("#conversation .turn")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.browser_tools import WAIT_MS, ask, local_only, serving
+from tests.browser_tools import WAIT_MS, ask, open_page, serving
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.browser
@@ -47,19 +47,6 @@ def web_index(embedder, tmp_path_factory):
 def server(web_index):
     with serving(web_index) as url:
         yield url
-
-
-def open_page(browser, server, width=1100, height=900):
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(WAIT_MS)
-    blocked = local_only(context, server)
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
-    page.goto(server + "/")
-    page.locator("#question textarea").wait_for()
-    page.blocked = blocked
-    return page
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 
 from rag.config import Settings
 from rag.index import ensure_index
-from tests.browser_tools import WAIT_MS, ask, local_only, serving
+from tests.browser_tools import WAIT_MS, ask, open_page, serving
 from tests.conftest import ROOT
 from tests.test_formats_integration import make_folder
 
@@ -29,12 +29,7 @@ def server(embedder, tmp_path_factory):
 
 
 def open_source(browser, server, width, height):
-    context = browser.new_context(viewport={"width": width, "height": height})
-    context.set_default_timeout(WAIT_MS)
-    blocked = local_only(context, server)
-    page = context.new_page()
-    page.goto(server + "/")
-    page.locator("#question textarea").wait_for()
+    page = open_page(browser, server, width, height)
     card = ask(page, QUESTION).locator("article.card").first
     assert card.locator(".file").inner_text() == "coast.pdf"
     assert card.locator(".lines").inner_text() == "page 3"
@@ -44,7 +39,7 @@ def open_source(browser, server, width, height):
     frame.wait_for_function(
         "() => { const i = document.querySelector('figure[data-page=\"3\"] img');"
         " return i && i.complete && i.naturalWidth > 0; }", timeout=WAIT_MS)
-    return page, frame, blocked
+    return page, frame
 
 
 def boxes_on_image(frame):
@@ -62,7 +57,7 @@ def boxes_on_image(frame):
 
 @pytest.mark.parametrize("width,height", [(1100, 900), (390, 844)])
 def test_open_the_source_shows_page_three_with_the_sentence_marked(browser, server, width, height):
-    page, frame, blocked = open_source(browser, server, width, height)
+    page, frame = open_source(browser, server, width, height)
     try:
         assert frame.locator("figure.page").count() == 1
         assert frame.locator("header").inner_text().startswith("coast.pdf · page 3")
@@ -78,6 +73,6 @@ def test_open_the_source_shows_page_three_with_the_sentence_marked(browser, serv
             assert page.locator("#source-panel").bounding_box()["width"] == 390
         elif os.environ.get("RAG_WRITE_SCREENSHOTS"):
             page.screenshot(path=str(ROOT / "docs" / "pdf-source.png"))
-        assert blocked == []
+        assert page.blocked == []
     finally:
         page.context.close()

@@ -9,7 +9,7 @@ import pytest
 from rag.index import open_index
 from rag.live import LiveIndex
 from rag.store.build import build_index
-from tests.browser_tools import WAIT_MS, ask, local_only, serving
+from tests.browser_tools import WAIT_MS, ask, open_page, serving
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright").expect
@@ -19,11 +19,7 @@ def test_an_open_page_follows_a_new_build(browser, tiny_settings, keyword_embedd
     build_index(tiny_settings, embedder=keyword_embedder)
     live = LiveIndex(open_index(settings=tiny_settings, embedder=keyword_embedder))
     with serving(live) as url:
-        context = browser.new_context(viewport={"width": 1100, "height": 900})
-        context.set_default_timeout(WAIT_MS)
-        blocked = local_only(context, url)
-        page = context.new_page()
-        page.goto(url + "/")
+        page = open_page(browser, url, 1100, 900)
         status = page.locator(".status")
         expect(status).to_contain_text("Indexed: 2 documents")
         page.locator("#advanced").get_by_text("Advanced").click()
@@ -45,5 +41,5 @@ def test_an_open_page_follows_a_new_build(browser, tiny_settings, keyword_embedd
         build_index(tiny_settings, embedder=keyword_embedder, force=False)
         expect(status).to_contain_text("Indexed: 2 documents", timeout=WAIT_MS)
         expect(page.get_by_label("sea.txt")).to_have_count(0)
-        assert not blocked
-        context.close()
+        assert not page.blocked
+        page.context.close()

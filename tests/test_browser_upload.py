@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests import documents_kit as kit
-from tests.browser_tools import WAIT_MS, ask, local_only, serving
+from tests.browser_tools import WAIT_MS, ask, open_page, serving
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="pip install playwright").expect
@@ -19,11 +19,7 @@ def test_a_pdf_added_on_the_page_is_answerable_without_a_restart(browser, watche
     upload.write_bytes(kit.pdf_pages({1: "Nothing here.", 2: "Nor here.",
                                       3: "The cherry orchard lies by the mountain river."}))
     with serving(live) as url:
-        context = browser.new_context(viewport={"width": 390, "height": 844})
-        context.set_default_timeout(WAIT_MS)
-        blocked = local_only(context, url)
-        page = context.new_page()
-        page.goto(url + "/")
+        page = open_page(browser, url, 390, 844)
         page.locator("#add-documents").get_by_text("Add documents").first.click()
         page.locator("#upload input[type=file]").set_input_files(str(upload))
         status = page.locator("#upload .upload-status li").first
@@ -40,5 +36,5 @@ def test_a_pdf_added_on_the_page_is_answerable_without_a_restart(browser, watche
             .map(e => e.tagName + '.' + e.className + ' ' + e.getBoundingClientRect().width
                       + ' ' + (e.textContent || '').slice(0, 60)).slice(0, 8)""")
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), wide
-        assert not blocked
-        context.close()
+        assert not page.blocked
+        page.context.close()
