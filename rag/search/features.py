@@ -149,16 +149,28 @@ def candidate_features(query: Query, corpus: Corpus, lists: Lists, ids: Sequence
     bm25 = np.array([lists.lexical[i][1] if i in lists.lexical else 0.0 for i in ids.tolist()],
                     dtype=np.float32) / best_bm25
     dense_lr, lexical_lr = log_rank(lists.dense), log_rank(lists.lexical)
-    has_sentences = corpus.sentence_vectors is not None
-    sentence_lr = log_rank(lists.sentence) if has_sentences and lists.sentence else dense_lr
-    best = sentences[:, 0] if has_sentences else cos
-    second = sentences[:, 1] if has_sentences else cos
+    sentence_lr = log_rank(lists.sentence) if lists.sentence else dense_lr
     in_both = np.array([(i in lists.dense) and (i in lists.lexical) for i in ids.tolist()], dtype=np.float32)
     member = terms.membership(ids)
-    return np.column_stack(
-        [cos, best, second, bm25, dense_lr, lexical_lr, sentence_lr, terms.coverage(ids, member), in_both,
-         terms.rare_missing(ids, member)]
+    rows = np.column_stack(
+        [cos, sentences[:, 0], sentences[:, 1], bm25, dense_lr, lexical_lr, sentence_lr,
+         terms.coverage(ids, member), in_both, terms.rare_missing(ids, member)]
     ).astype(np.float32)
+    return rows if corpus.sentence_vectors is not None else with_stand_ins(rows)
+
+
+SENTENCE_STAND_INS = {"sentence_best": "dense_cos", "sentence_second": "dense_cos", "sentence_lr": "dense_lr"}
+"""What the sentence columns of `candidate_features` hold on an index without sentence vectors:
+the passage's own signal. The passage ranker (`QuerySettings.passage_ranker`) is trained on
+tuning rows seen this way (`eval/train_ranker.py`)."""
+
+
+def with_stand_ins(rows: np.ndarray) -> np.ndarray:
+    """`candidate_features` rows (a copy) with the sentence columns replaced by SENTENCE_STAND_INS."""
+    rows = np.array(rows, dtype=np.float32)
+    for target, source in SENTENCE_STAND_INS.items():
+        rows[:, BASE_FEATURES.index(target)] = rows[:, BASE_FEATURES.index(source)]
+    return rows
 
 
 def head_features(rows: np.ndarray) -> np.ndarray:

@@ -28,14 +28,21 @@ def slots(name: str) -> tuple[str, str]:
     return name, name + SECOND_SLOT
 
 
+def described(folder: Path) -> dict[str, Any]:
+    """What a build folder's `milvus.json` says (uri, collection, index type); {} when it has none."""
+    try:
+        return json.loads((Path(folder) / DESCRIPTOR).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def in_use(index_dir: Path, uri: str) -> str | None:
     """The collection the current build of `index_dir` answers from at `uri` (None: no such build)."""
     try:
-        folder = manifest.current_build(index_dir)
-        described = json.loads((folder / DESCRIPTOR).read_text(encoding="utf-8"))
-    except (RagError, OSError, ValueError):
+        current = described(manifest.current_build(index_dir))
+    except RagError:
         return None
-    return described.get("collection") if described.get("uri") == uri else None
+    return current.get("collection") if current.get("uri") == uri else None
 
 
 def next_slot(index_dir: Path, name: str, uri: str) -> str:
@@ -81,10 +88,7 @@ def open_collection(settings, folder: Path, recorded: dict[str, Any], rows: int,
     """The collection of the build in `folder`, as its manifest (`recorded`: its settings) and its
     `milvus.json` record it (builds from before the slots name no slot: the plain name)."""
     uri = recorded["milvus_uri"]
-    try:
-        collection = json.loads((Path(folder) / DESCRIPTOR).read_text(encoding="utf-8"))["collection"]
-    except (OSError, ValueError, KeyError):
-        collection = recorded["milvus_collection"]
+    collection = described(folder).get("collection") or recorded["milvus_collection"]
     client = connect(uri, settings.milvus_token, recorded.get("milvus_db", ""))
     query = settings.query
     store = MilvusStore.open(
