@@ -298,6 +298,12 @@ class Settings:
     1,247 on SciFact sentences. The torch backend may prefer more (e.g. 32)."""
     threads: int = 0
     """Threads of the encoder (ONNX Runtime intra-op, or torch); 0 leaves the library's default."""
+    encoder_spinning: bool = False
+    """ONNX Runtime's worker threads wait for work by spinning instead of sleeping. Off: with
+    two busy processes beside it on these 2 cores, a question took twice as long spinning (p50
+    15.8-19.0 against 8.9-10.5 ms, in-process hybrid); on a quiet machine it saved 0-2 ms, at
+    ~25% more CPU per question (docs/benchmarks.md). True (RAG_ENCODER_SPINNING=1) for a
+    machine that does nothing else."""
     embedding_cache: bool = True
     """Keep embeddings between builds (`<index_dir>/embeddings/`), so a rebuild embeds only new
     text; the result equals a full rebuild. False embeds everything again."""
@@ -358,6 +364,7 @@ _ENV = (
     ("RAG_BACKEND", "backend", str),
     ("RAG_SENTENCE_VECTORS", "sentence_vectors", str),
     ("RAG_THREADS", "threads", int),
+    ("RAG_ENCODER_SPINNING", "encoder_spinning", lambda v: _flag(v)),
     ("RAG_ENCODER_CACHE", "encoder_cache", Path),
     ("RAG_K", "k", int),
     ("RAG_MODE", "mode", str),
@@ -370,6 +377,15 @@ _ENV = (
     ("RAG_WORKERS", "workers", int),
     ("RAG_RAY_ADDRESS", "ray_address", str),
 )
+
+
+def _flag(value: str) -> bool:
+    """An on/off environment value: 1/0, true/false, yes/no, on/off (any case)."""
+    words = {"1": True, "true": True, "yes": True, "on": True,
+             "0": False, "false": False, "no": False, "off": False}
+    if value.strip().lower() not in words:
+        raise ValueError("expected 1 or 0 (true/false, yes/no, on/off)")
+    return words[value.strip().lower()]
 
 
 def _override(obj: Any, key: str, value: Any) -> Any:

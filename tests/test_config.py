@@ -32,3 +32,15 @@ def test_bad_settings_get_specific_errors(overrides, message):
 def test_bad_environment_value_names_the_variable():
     with pytest.raises(ConfigError, match="RAG_K"):
         Settings.from_env(environ={"RAG_K": "five"})
+
+
+@pytest.mark.parametrize("value, expected", [("0", False), ("off", False), ("No", False),
+                                             ("1", True), ("TRUE", True), (" yes ", True)])
+def test_on_off_environment_values(value, expected):
+    assert Settings.from_env(environ={}).encoder_spinning is False
+    assert Settings.from_env(environ={"RAG_ENCODER_SPINNING": value}).encoder_spinning is expected
+
+
+def test_a_flag_that_is_neither_on_nor_off_names_the_variable():
+    with pytest.raises(ConfigError, match="RAG_ENCODER_SPINNING"):
+        Settings.from_env(environ={"RAG_ENCODER_SPINNING": "maybe"})

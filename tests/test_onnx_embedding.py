@@ -9,10 +9,15 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def onnx_embedder(tmp_path_factory):
+def encoder_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("encoders")
+
+
+@pytest.fixture(scope="module")
+def onnx_embedder(encoder_cache):
     from rag.embed.onnx_backend import OnnxEmbedder
 
-    return OnnxEmbedder("all-MiniLM-L6-v2", "onnx", tmp_path_factory.mktemp("encoders"))
+    return OnnxEmbedder("all-MiniLM-L6-v2", "onnx", encoder_cache)
 
 
 def test_onnx_vectors_and_token_counts_match_torch(embedder, onnx_embedder):
@@ -25,6 +30,18 @@ def test_onnx_vectors_and_token_counts_match_torch(embedder, onnx_embedder):
     assert onnx_embedder.count_tokens(texts) == embedder.count_tokens(texts)
     assert onnx_embedder.identity["backend"] == "onnx" and embedder.identity["backend"] == "torch"
     assert onnx_embedder.max_tokens == embedder.max_tokens
+
+
+def test_encoder_spinning_setting_reaches_the_session(onnx_embedder, encoder_cache, tmp_path):
+    from rag.config import Settings
+    from rag.store.build import load_embedder
+
+    key = "session.intra_op.allow_spinning"
+    assert onnx_embedder._session.get_session_options().get_session_config_entry(key) == "0"
+    settings = Settings(index_dir=tmp_path, encoder_cache=encoder_cache, encoder_spinning=True)
+    spinning = load_embedder(settings)
+    assert spinning._session.get_session_options().get_session_config_entry(key) == "1"
+    assert np.array_equal(spinning.embed(["Who is Mark Rutte?"]), onnx_embedder.embed(["Who is Mark Rutte?"]))
 
 
 def test_backend_is_part_of_the_index_identity(tmp_path):

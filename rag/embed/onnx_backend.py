@@ -189,7 +189,8 @@ def _fuse(source: Path, plain: Path, target: Path) -> Path:
 class OnnxEmbedder:
     """A sentence-transformers model run by ONNX Runtime; inputs whitespace-normalised, outputs unit-norm."""
 
-    def __init__(self, model: str, backend: str, cache_dir: Path, batch_size: int = 1, threads: int = 0):
+    def __init__(self, model: str, backend: str, cache_dir: Path, batch_size: int = 1, threads: int = 0,
+                 spinning: bool = False):
         if backend not in ONNX_BACKENDS:
             raise ModelError(f"unknown ONNX backend {backend!r}; expected one of {', '.join(ONNX_BACKENDS)}")
         try:
@@ -212,9 +213,10 @@ class OnnxEmbedder:
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        # Idle worker threads must not spin: they would take the cores from FAISS and BM25,
-        # which run right after the encoder in every query (measured: 6-17 ms of FAISS waiting).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Idle worker threads sleep unless asked (`Settings.encoder_spinning`): spinning ones
+        # take the cores from other work on a shared machine (a question 2x slower beside two
+        # busy processes) for at most ~2 ms saved on a quiet one.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         try:
             self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # a damaged export: say how to fix

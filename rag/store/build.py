@@ -92,7 +92,8 @@ def load_embedder(settings: Settings) -> Embedder:
 
     cache = settings.encoder_cache or Path(settings.index_dir) / ENCODERS
     return OnnxEmbedder(
-        settings.index.model, settings.index.backend, cache, settings.batch_size, settings.threads
+        settings.index.model, settings.index.backend, cache, settings.batch_size, settings.threads,
+        spinning=settings.encoder_spinning,
     )
 
 
