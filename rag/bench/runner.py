@@ -25,6 +25,10 @@ from rag.bench.stats import paired_overhead, peak_rss_mb, percentiles
 from rag.config import MODES, Settings
 from rag.errors import ConfigError
 
+SETTLE_S = 0.1
+"""Seconds between the in-process and the HTTP pass of a mode: longer than the encoder threads
+of one process spin after their last call when spinning is on (~50 ms, measured), so neither
+pass pays for the other's."""
 WARM_UP = "A warm-up question that is not among the measured ones"
 
 
@@ -86,18 +90,21 @@ def bench_corpus(
             if client:
                 client.ask(WARM_UP, mode)
         for mode in MODES:
-            # In-process and HTTP alternate question by question, so a change in the machine's
-            # load touches both alike and their difference is the HTTP layer's own cost.
+            # In-process, then the same questions over HTTP, mode by mode: close in time, so a
+            # change in the machine's load touches both alike. Not question by question: the
+            # encoder's threads, when set to spin (`Settings.encoder_spinning`), spin for ~50 ms
+            # after each call and would take the cores from the server's question.
             samples, remote = [], []
             for question in questions:
                 mark = time.perf_counter()
                 index.ask(question, mode=mode)
                 samples.append(time.perf_counter() - mark)
-                if client:
-                    remote.append(client.ask(question, mode))
             latency[mode] = percentiles(samples)
             if client:
+                time.sleep(SETTLE_S)
+                remote = [client.ask(question, mode) for question in questions]
                 over_http[mode] = {**percentiles(remote), **paired_overhead(remote, samples)}
+                time.sleep(SETTLE_S)
     samples = []
     for question in questions:
         mark = time.perf_counter()

@@ -14,7 +14,7 @@ def peak_rss_mb() -> float:
 
 
 def paired_overhead(slower: Sequence[float], faster: Sequence[float]) -> dict[str, float]:
-    """The extra time of `slower` over `faster`, measured in alternation on the same questions:
+    """The extra time of `slower` over `faster`, measured close in time on the same questions:
     the difference of their p50s, and the median of the per-question differences (which a
     change of load during the run moves least)."""
     differences = sorted(s - f for s, f in zip(slower, faster))
