@@ -181,7 +181,9 @@ def test_bench_times_every_mode_in_process_and_over_http_on_a_tiny_index(tiny_do
     settings = Settings.from_env(environ={}, backend="torch")
     said = []
     figures = bench.bench_corpus(corpus, settings, tmp_path / "index", len(questions), said.append)
-    assert set(figures["query"]) == {*MODES, "embed_question_only", "hybrid_repeated_question"}
+    assert set(figures["query"]) == {*MODES, "embed_question_only", "hybrid_repeated_question",
+                                     "hybrid_after_pause"}
+    assert figures["query"]["hybrid_after_pause"]["n"] == len(questions)
     assert set(figures["query_http"]) == {*MODES, "hybrid_repeated_question"}
     for row in figures["query_http"].values():
         assert row["n"] == len(questions) and "overhead_p50_ms" in row

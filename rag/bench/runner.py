@@ -30,6 +30,11 @@ SETTLE_S = 0.1
 of one process spin after their last call when spinning is on (~50 ms, measured), so neither
 pass pays for the other's."""
 WARM_UP = "A warm-up question that is not among the measured ones"
+PAUSED = "hybrid_after_pause"
+"""The row of new questions each asked after PAUSE_S idle, as a person asks them: every other
+row is questions back to back, with the caches and the cores still warm from the last one."""
+PAUSE_S = 0.2
+PAUSED_QUESTIONS = 30
 
 
 def bench_corpus(
@@ -111,6 +116,13 @@ def bench_corpus(
         embedder.embed([question])
         samples.append(time.perf_counter() - mark)
     latency["embed_question_only"] = percentiles(samples)
+    samples = []
+    for question in questions[:PAUSED_QUESTIONS]:
+        time.sleep(PAUSE_S)
+        mark = time.perf_counter()
+        index.ask(question, mode="hybrid")
+        samples.append(time.perf_counter() - mark)
+    latency[PAUSED] = percentiles(samples)
     index.close()
     cached = Index(report.build, settings, embedder)
     samples = []
