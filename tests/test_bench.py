@@ -104,6 +104,10 @@ def test_table_shows_the_peers_and_the_speed_up():
     peers["speedup_vs_faster_peer_p50"]["hybrid_spinning_encoder"] = 3.75
     table = format_table(Report(machine={}, settings={}, peers=peers))
     assert "rag_hybrid_spinning_encoder" in table and "hybrid_spinning_encoder 3.75x" in table
+    assert "idle" not in table
+    peers["speedup_vs_faster_peer_p50_after_pause"] = {"hybrid": 2.5}
+    line = format_table(Report(machine={}, settings={}, peers=peers)).splitlines()[-1]
+    assert line.startswith("the same, each after 0.2 s idle") and line.endswith("hybrid 2.5x")
 
 
 # -- the HTTP part (rag/bench/http_latency.py) ------------------------------------------------------------

@@ -113,6 +113,9 @@ def format_table(report: Report) -> str:
                                f"Recall@5 {q['recall@5']}  ({q['passages']} passages, {q['mean_chars']} chars)"))
         ratio = p["speedup_vs_faster_peer_p50"]
         rows.append(("p50 speed-up vs the faster peer", ", ".join(f"{m} {x}x" for m, x in ratio.items())))
+        paused = p.get("speedup_vs_faster_peer_p50_after_pause")
+        if paused:  # the same questions again, each after 0.2 s idle (benchmarks/peers.py)
+            rows.append(("the same, each after 0.2 s idle", ", ".join(f"{m} {x}x" for m, x in paused.items())))
     width = max((len(k) for k, _ in rows), default=0) + 2
     table = "\n".join(f"{k:<{width}}{v}" for k, v in rows)
     if report.scale:
