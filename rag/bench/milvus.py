@@ -26,9 +26,10 @@ DIMENSION = 384
 CENTRES = 256
 HNSW_EF = 256
 LITE_UP_TO = 200_000
-"""Milvus Lite is timed up to this many vectors: at 100k its HNSW took 697 s to build and FLAT
-806 ms a question (docs/scale.md), both growing with the rows, so 1M would take hours of a
-store that is for tests and development, never for serving. Larger sizes skip it, saying so."""
+"""Milvus Lite is timed up to this many vectors; larger sizes skip it, saying so. At 1M its FLAT
+and HNSW rows took 27 minutes on a quiet machine (0.7-1.3 s a question; hours at load 6-12),
+for a store meant for tests and development, never for serving (docs/scale.md).
+`benchmarks/lite_scale.py` times it alone at any size."""
 SERVER_S_PER_100K = 1800
 """The hang guard of the server's run: seconds allowed per 100k vectors (loading, HNSW, timing)."""
 
@@ -129,7 +130,8 @@ def run_milvus(sizes: Sequence[int], questions: int = 200, depth: int = 100, ser
                                     "Milvus Lite")
             else:
                 results["skipped"].append(f"{size}: Milvus Lite: not timed above {lite_up_to} vectors "
-                                          "(hours to load and index; a store for tests, not for serving)")
+                                          "(27 minutes at 1M on a quiet machine; a store for tests, not for serving; "
+                                          "benchmarks/lite_scale.py times it alone)")
             if server:
                 say("milvus bench: the standalone server (private network namespace)")
                 served, reason = _server_rows(scratch, vectors, queries, truth, depth,
