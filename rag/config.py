@@ -300,10 +300,10 @@ class Settings:
     """Threads of the encoder (ONNX Runtime intra-op, or torch); 0 leaves the library's default."""
     encoder_spinning: bool = False
     """ONNX Runtime's worker threads wait for work by spinning instead of sleeping. Off: with
-    two busy processes beside it on these 2 cores, a question took twice as long spinning (p50
-    15.8-19.0 against 8.9-10.5 ms, in-process hybrid); on a quiet machine it saved 0-2 ms, at
-    ~25% more CPU per question (docs/benchmarks.md). True (RAG_ENCODER_SPINNING=1) for a
-    machine that does nothing else."""
+    two busy processes beside it on these 2 cores, a question took up to twice as long spinning
+    (p50 15.6-21.4 against 11.3-12.0 ms, in-process hybrid); on a quiet machine it saved ~1 ms
+    (7.5-8.8 against 8.4-9.9), at ~25% more CPU per question (`benchmarks/spinning.py`,
+    docs/benchmarks.md). True (RAG_ENCODER_SPINNING=1) for a machine that does nothing else."""
     embedding_cache: bool = True
     """Keep embeddings between builds (`<index_dir>/embeddings/`), so a rebuild embeds only new
     text; the result equals a full rebuild. False embeds everything again."""
