@@ -3,9 +3,9 @@ synthetic vectors, questions, depth and timing as `rag.bench.milvus`, FLAT and H
 
     python benchmarks/lite_scale.py --size 1000000 --output benchmarks/results/milvus-lite-1m.json
 
-(Not named milvus_lite.py: run as a script, its folder comes first on sys.path, and the file
-would shadow the `milvus_lite` package.) One row per index type (JSON lines on standard output too); `wall_s` is the whole row, loading
-and timing. 1M took 27 minutes on a quiet machine (2026-12-03).
+One row per index type (JSON lines on standard output too); `wall_s` is the whole row, loading
+and timing. 1M took 27 minutes on a quiet machine (2026-12-03). Not named milvus_lite.py: run
+as a script, its folder comes first on sys.path, and the file would shadow that package.
 """
 
 from __future__ import annotations

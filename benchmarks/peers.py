@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rag.bench.stats import percentiles  # noqa: E402
+from rag.bench.stats import PAUSE_S, PAUSED_QUESTIONS, percentiles, time_each  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embed.embedder import resolve_model  # noqa: E402
 from rag.index import Index, ensure_index  # noqa: E402
@@ -54,10 +54,6 @@ def recall_at_5(results, questions) -> float:
     return round(hits / len(questions), 4)
 
 
-PAUSE_S = 0.2
-PAUSED_QUESTIONS = 30
-
-
 def timed(search, questions):
     """Latency of the questions back to back, and of the first PAUSED_QUESTIONS again, each
     after PAUSE_S idle (caches and cores cold, as for a person asking now and then)."""
@@ -68,12 +64,7 @@ def timed(search, questions):
         found = search(q["question"])
         samples.append(time.perf_counter() - mark)
         results.append(found)
-    paused = []
-    for q in questions[:PAUSED_QUESTIONS]:
-        time.sleep(PAUSE_S)
-        mark = time.perf_counter()
-        search(q["question"])  # ours with the question cache off, as above
-        paused.append(time.perf_counter() - mark)
+    paused = time_each(lambda q: search(q["question"]), questions[:PAUSED_QUESTIONS], pause_s=PAUSE_S)
     return {**percentiles(samples), "after_pause": percentiles(paused)}, results
 
 

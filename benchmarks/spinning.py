@@ -1,7 +1,7 @@
 """Spinning against sleeping ONNX Runtime encoder threads (`Settings.encoder_spinning`), on a quiet
 machine and beside busy processes: p50/p90 of in-process hybrid asks of new questions.
 
-    python benchmarks/spinning.py --busy 0,2,4 --rounds 3 --output /tmp/spinning.json
+    python benchmarks/spinning.py --busy 0,2,4 --rounds 3 --output benchmarks/results/spinning.json
 
 Each round opens the seeds index (`index/`, built by `rag index`) in a fresh process per setting,
 alternating, and asks the first 80 questions of eval/questions.jsonl with a suffix that makes

@@ -356,6 +356,16 @@ class Settings:
         return cls().with_overrides(**from_env).with_overrides(**overrides)
 
 
+def _flag(value: str) -> bool:
+    """An on/off environment value: 1/0, true/false, yes/no, on/off (any case)."""
+    words = {"1": True, "true": True, "yes": True, "on": True,
+             "0": False, "false": False, "no": False, "off": False}
+    word = value.strip().lower()
+    if word not in words:
+        raise ValueError("expected 1 or 0 (true/false, yes/no, on/off)")
+    return words[word]
+
+
 _ENV = (
     ("RAG_DOCS_DIR", "docs_dir", Path),
     ("RAG_INDEX_DIR", "index_dir", Path),
@@ -364,7 +374,7 @@ _ENV = (
     ("RAG_BACKEND", "backend", str),
     ("RAG_SENTENCE_VECTORS", "sentence_vectors", str),
     ("RAG_THREADS", "threads", int),
-    ("RAG_ENCODER_SPINNING", "encoder_spinning", lambda v: _flag(v)),
+    ("RAG_ENCODER_SPINNING", "encoder_spinning", _flag),
     ("RAG_ENCODER_CACHE", "encoder_cache", Path),
     ("RAG_K", "k", int),
     ("RAG_MODE", "mode", str),
@@ -377,15 +387,6 @@ _ENV = (
     ("RAG_WORKERS", "workers", int),
     ("RAG_RAY_ADDRESS", "ray_address", str),
 )
-
-
-def _flag(value: str) -> bool:
-    """An on/off environment value: 1/0, true/false, yes/no, on/off (any case)."""
-    words = {"1": True, "true": True, "yes": True, "on": True,
-             "0": False, "false": False, "no": False, "off": False}
-    if value.strip().lower() not in words:
-        raise ValueError("expected 1 or 0 (true/false, yes/no, on/off)")
-    return words[value.strip().lower()]
 
 
 def _override(obj: Any, key: str, value: Any) -> Any:

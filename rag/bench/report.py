@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.bench.stats import peak_rss_mb
+from rag.bench.stats import PAUSE_S, peak_rss_mb
 
 
 @dataclass
@@ -104,18 +104,15 @@ def format_table(report: Report) -> str:
     if report.peers:
         p = report.peers
         rows.append(("== side by side", f"seeds, {p['questions']} questions, same model, in-process"))
-        for name in ("langchain", "txtai", "rag_hybrid", "rag_dense", "rag_hybrid_int8_questions",
-                     "rag_hybrid_spinning_encoder"):
-            q = p.get(name)
-            if q is None:  # a figure file written before that row existed
-                continue
+        timed = [(name, q) for name, q in p.items() if isinstance(q, dict) and "latency" in q]
+        for name, q in sorted(timed, key=lambda row: row[0].startswith("rag_")):  # the peers first
             rows.append((name, f"p50 {q['latency']['p50_ms']:.1f} ms  p95 {q['latency']['p95_ms']:.1f}  "
                                f"Recall@5 {q['recall@5']}  ({q['passages']} passages, {q['mean_chars']} chars)"))
         ratio = p["speedup_vs_faster_peer_p50"]
         rows.append(("p50 speed-up vs the faster peer", ", ".join(f"{m} {x}x" for m, x in ratio.items())))
         paused = p.get("speedup_vs_faster_peer_p50_after_pause")
-        if paused:  # the same questions again, each after 0.2 s idle (benchmarks/peers.py)
-            rows.append(("the same, each after 0.2 s idle", ", ".join(f"{m} {x}x" for m, x in paused.items())))
+        if paused:  # the first questions again, each after a pause (benchmarks/peers.py)
+            rows.append((f"the same, each after {PAUSE_S} s idle", ", ".join(f"{m} {x}x" for m, x in paused.items())))
     width = max((len(k) for k, _ in rows), default=0) + 2
     table = "\n".join(f"{k:<{width}}{v}" for k, v in rows)
     if report.scale:

@@ -21,7 +21,7 @@ from rag.bench.corpora import FALLBACK_QUESTIONS, Corpus, beir_corpus, seeds_cor
 from rag.bench.http_latency import REPEATED
 from rag.bench.report import Report, machine
 from rag.bench.startup import startup_figures
-from rag.bench.stats import paired_overhead, peak_rss_mb, percentiles
+from rag.bench.stats import PAUSE_S, PAUSED_QUESTIONS, paired_overhead, peak_rss_mb, percentiles, time_each
 from rag.config import MODES, Settings
 from rag.errors import ConfigError
 
@@ -31,10 +31,7 @@ of one process spin after their last call when spinning is on (~50 ms, measured)
 pass pays for the other's."""
 WARM_UP = "A warm-up question that is not among the measured ones"
 PAUSED = "hybrid_after_pause"
-"""The row of new questions each asked after PAUSE_S idle, as a person asks them: every other
-row is questions back to back, with the caches and the cores still warm from the last one."""
-PAUSE_S = 0.2
-PAUSED_QUESTIONS = 30
+"""The row of PAUSED_QUESTIONS new questions, each asked after PAUSE_S idle (`rag.bench.stats`)."""
 
 
 def bench_corpus(
@@ -99,30 +96,16 @@ def bench_corpus(
             # change in the machine's load touches both alike. Not question by question: the
             # encoder's threads, when set to spin (`Settings.encoder_spinning`), spin for ~50 ms
             # after each call and would take the cores from the server's question.
-            samples, remote = [], []
-            for question in questions:
-                mark = time.perf_counter()
-                index.ask(question, mode=mode)
-                samples.append(time.perf_counter() - mark)
+            samples = time_each(lambda question: index.ask(question, mode=mode), questions)
             latency[mode] = percentiles(samples)
             if client:
                 time.sleep(SETTLE_S)
                 remote = [client.ask(question, mode) for question in questions]
                 over_http[mode] = {**percentiles(remote), **paired_overhead(remote, samples)}
                 time.sleep(SETTLE_S)
-    samples = []
-    for question in questions:
-        mark = time.perf_counter()
-        embedder.embed([question])
-        samples.append(time.perf_counter() - mark)
-    latency["embed_question_only"] = percentiles(samples)
-    samples = []
-    for question in questions[:PAUSED_QUESTIONS]:
-        time.sleep(PAUSE_S)
-        mark = time.perf_counter()
-        index.ask(question, mode="hybrid")
-        samples.append(time.perf_counter() - mark)
-    latency[PAUSED] = percentiles(samples)
+    latency["embed_question_only"] = percentiles(time_each(lambda question: embedder.embed([question]), questions))
+    latency[PAUSED] = percentiles(time_each(lambda question: index.ask(question, mode="hybrid"),
+                                            questions[:PAUSED_QUESTIONS], pause_s=PAUSE_S))
     index.close()
     cached = Index(report.build, settings, embedder)
     samples = []

@@ -1,11 +1,32 @@
-"""Sample statistics for the benchmarks: latency percentiles, paired overheads, peak memory."""
+"""Sample statistics for the benchmarks: timed calls, latency percentiles, paired overheads, peak memory."""
 
 from __future__ import annotations
 
 import math
 import resource
 import statistics
-from typing import Sequence
+import time
+from typing import Any, Callable, Iterable, Sequence
+
+PAUSE_S = 0.2
+"""Idle seconds before each question of the "after a pause" rows (`rag bench`'s
+`hybrid_after_pause`, benchmarks/peers.py's `after_pause`): caches and cores go cold between
+questions, as for a person asking now and then; every other row asks back to back."""
+PAUSED_QUESTIONS = 30
+"""How many questions those rows time."""
+
+
+def time_each(call: Callable[[Any], Any], items: Iterable[Any], pause_s: float = 0.0) -> list[float]:
+    """Seconds each `call(item)` took, one after another; with `pause_s`, idle that long before
+    each call (not timed)."""
+    samples = []
+    for item in items:
+        if pause_s:
+            time.sleep(pause_s)
+        mark = time.perf_counter()
+        call(item)
+        samples.append(time.perf_counter() - mark)
+    return samples
 
 
 def peak_rss_mb() -> float:

@@ -215,7 +215,7 @@ class OnnxEmbedder:
         options.inter_op_num_threads = 1
         # Idle worker threads sleep unless asked (`Settings.encoder_spinning`): spinning ones
         # take the cores from other work on a shared machine (a question 2x slower beside two
-        # busy processes) for at most ~2 ms saved on a quiet one.
+        # busy processes) for ~1-2 ms saved on a quiet one.
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         try:
             self._session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
