@@ -304,6 +304,13 @@ class Settings:
     (p50 15.6-21.4 against 11.3-12.0 ms, in-process hybrid); on a quiet machine it saved ~1 ms
     (7.5-8.8 against 8.4-9.9), at ~25% more CPU per question (`benchmarks/spinning.py`,
     docs/benchmarks.md). True (RAG_ENCODER_SPINNING=1) for a machine that does nothing else."""
+    encoder_streams: int = 0
+    """Model calls run at once, each from its own thread on the one encoder session, when many
+    texts are embedded (a build; a question is one call either way). 0: one per CPU core this
+    process may use; 1: one call after another. On these 2 cores two streams embedded the
+    wiki-like folder's passages and sentences ~1.25x faster than one call at a time on two
+    encoder threads (docs/benchmarks.md): a small matrix split over two threads keeps them waiting
+    on each other, two texts side by side do not. The ONNX backends only (torch batches instead)."""
     embedding_cache: bool = True
     """Keep embeddings between builds (`<index_dir>/embeddings/`), so a rebuild embeds only new
     text; the result equals a full rebuild. False embeds everything again."""
@@ -325,6 +332,8 @@ class Settings:
     def validate(self) -> "Settings":
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
+        if self.encoder_streams < 0:
+            raise ConfigError(f"encoder_streams must be >= 0 (0: one per core), got {self.encoder_streams}")
         if (self.workers or self.ray_address) and self.index.sentence_vectors == "pooled" and self.index.embed_sentences:
             raise ConfigError("sentence_vectors=pooled needs each passage's token states, which the Ray workers "
                               "do not return: build without --workers/--ray-address, or with sentence_vectors=separate")
@@ -375,6 +384,7 @@ _ENV = (
     ("RAG_SENTENCE_VECTORS", "sentence_vectors", str),
     ("RAG_THREADS", "threads", int),
     ("RAG_ENCODER_SPINNING", "encoder_spinning", _flag),
+    ("RAG_ENCODER_STREAMS", "encoder_streams", int),
     ("RAG_ENCODER_CACHE", "encoder_cache", Path),
     ("RAG_K", "k", int),
     ("RAG_MODE", "mode", str),

@@ -44,3 +44,18 @@ def test_on_off_environment_values(value, expected):
 def test_a_flag_that_is_neither_on_nor_off_names_the_variable():
     with pytest.raises(ConfigError, match="RAG_ENCODER_SPINNING"):
         Settings.from_env(environ={"RAG_ENCODER_SPINNING": "maybe"})
+
+
+def test_encoder_streams_default_to_the_usable_cores_and_refuse_negatives(monkeypatch):
+    from rag.store import build
+
+    assert Settings.from_env(environ={"RAG_ENCODER_STREAMS": "3"}).encoder_streams == 3
+    with pytest.raises(ConfigError, match="encoder_streams"):
+        Settings(encoder_streams=-1).validate()
+    made = {}
+    monkeypatch.setattr("rag.embed.onnx_backend.OnnxEmbedder", lambda *args, **kwargs: made.update(kwargs))
+    monkeypatch.setattr(build, "usable_cores", lambda: 5)
+    build.load_embedder(Settings())
+    assert made["streams"] == 5
+    build.load_embedder(Settings(encoder_streams=1))
+    assert made["streams"] == 1

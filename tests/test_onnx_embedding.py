@@ -44,6 +44,44 @@ def test_encoder_spinning_setting_reaches_the_session(onnx_embedder, encoder_cac
     assert np.array_equal(spinning.embed(["Who is Mark Rutte?"]), onnx_embedder.embed(["Who is Mark Rutte?"]))
 
 
+def test_streams_run_calls_side_by_side_and_give_the_same_vectors(onnx_embedder, encoder_cache):
+    import threading
+
+    from rag.embed.onnx_backend import OnnxEmbedder
+
+    text = " ".join(path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt")))
+    texts = [text[start : start + 400] for start in range(0, 12_000, 400)] + ["Who is Mark Rutte?"]
+    streamed = OnnxEmbedder("all-MiniLM-L6-v2", "onnx", encoder_cache, streams=2)
+
+    class Spy:  # the session, recording which threads call it and how many calls overlap
+        def __init__(self, session):
+            self.session, self.threads, self.running, self.most, self.lock = session, set(), 0, 0, threading.Lock()
+
+        def run(self, *args):
+            with self.lock:
+                self.threads.add(threading.get_ident())
+                self.running += 1
+                self.most = max(self.most, self.running)
+            try:
+                return self.session.run(*args)
+            finally:
+                with self.lock:
+                    self.running -= 1
+
+    spy = streamed._session = Spy(streamed._session)
+    before = dict(onnx_embedder.work)
+    vectors, states = streamed.embed_tokens(texts)
+    one_by_one, alone = onnx_embedder.embed_tokens(texts)
+    assert np.abs(vectors - one_by_one).max() < 1e-6
+    assert all(np.array_equal(a.offsets, b.offsets) and np.abs(a.states - b.states).max() < 1e-5
+               for a, b in zip(states, alone))
+    assert len(spy.threads) == 2 and spy.most == 2  # two calls really ran at once
+    assert streamed.work == {key: onnx_embedder.work[key] - before[key] for key in before}
+    spy.threads.clear()
+    streamed.embed(["Who is Mark Rutte?"])  # one text: one call, on the caller's thread
+    assert spy.threads == {threading.get_ident()}
+
+
 def test_backend_is_part_of_the_index_identity(tmp_path):
     from rag.config import IndexSettings
     from rag.store.manifest import READERS_FORMAT, Manifest

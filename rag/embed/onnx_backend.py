@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -190,7 +191,7 @@ class OnnxEmbedder:
     """A sentence-transformers model run by ONNX Runtime; inputs whitespace-normalised, outputs unit-norm."""
 
     def __init__(self, model: str, backend: str, cache_dir: Path, batch_size: int = 1, threads: int = 0,
-                 spinning: bool = False):
+                 spinning: bool = False, streams: int = 1):
         if backend not in ONNX_BACKENDS:
             raise ModelError(f"unknown ONNX backend {backend!r}; expected one of {', '.join(ONNX_BACKENDS)}")
         try:
@@ -236,6 +237,8 @@ class OnnxEmbedder:
         themselves, `padded_tokens` as computed (batches padded to their longest), and the sum of
         each text's tokens squared (attention); `rag bench` turns it into FLOPs."""
         self.batch_size = batch_size
+        self.streams = streams
+        """Model calls run at once when several texts are embedded (`Settings.encoder_streams`)."""
         self.max_tokens = max_seq - 2  # [CLS] and [SEP]
         self.identity = {
             "name": resolved.name,
@@ -265,7 +268,9 @@ class OnnxEmbedder:
         cleaned = [normalize(t) for t in texts]
         encoded = self._tokenizer.encode_batch(cleaned)
         outputs = ["embedding", TOKENS_OUTPUT] if tokens else ["embedding"]
-        for rows in length_batches([len(e.ids) for e in encoded], self.batch_size):
+
+        def run(rows: list[int]) -> np.ndarray:
+            """One model call; it writes only its own rows of `out` and `states`."""
             width = len(encoded[rows[0]].ids)
             ids = np.full((len(rows), width), self._pad, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -274,11 +279,6 @@ class OnnxEmbedder:
                 ids[line, :n] = encoded[row].ids
                 mask[line, :n] = 1
             results = self._session.run(outputs, {"input_ids": ids, "attention_mask": mask})
-            lengths = mask.sum(axis=1)
-            self.work["texts"] += len(rows)
-            self.work["tokens"] += int(lengths.sum())
-            self.work["padded_tokens"] += int(mask.size)
-            self.work["squared_tokens"] += int((lengths**2).sum())
             out[rows] = results[0]
             if tokens:
                 for line, row in enumerate(rows):
@@ -288,6 +288,22 @@ class OnnxEmbedder:
                         cleaned[row], np.array(e.offsets, dtype=np.int64)[keep].reshape(-1, 2),
                         np.ascontiguousarray(results[1][line, keep], dtype=np.float32),
                     )
+            return mask
+
+        batches = length_batches([len(e.ids) for e in encoded], self.batch_size)
+        if self.streams > 1 and len(batches) > 1:
+            # ONNX Runtime runs concurrent calls on one session (and releases the GIL), so each
+            # stream takes the next batch: no thread waits on another inside a small matrix.
+            with ThreadPoolExecutor(min(self.streams, len(batches)), thread_name_prefix="encoder") as pool:
+                masks = list(pool.map(run, batches))
+        else:
+            masks = [run(rows) for rows in batches]
+        for mask in masks:
+            lengths = mask.sum(axis=1)
+            self.work["texts"] += len(mask)
+            self.work["tokens"] += int(lengths.sum())
+            self.work["padded_tokens"] += int(mask.size)
+            self.work["squared_tokens"] += int((lengths**2).sum())
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.maximum(norms, 1e-12), states  # type: ignore[return-value]
 

@@ -93,8 +93,16 @@ def load_embedder(settings: Settings) -> Embedder:
     cache = settings.encoder_cache or Path(settings.index_dir) / ENCODERS
     return OnnxEmbedder(
         settings.index.model, settings.index.backend, cache, settings.batch_size, settings.threads,
-        spinning=settings.encoder_spinning,
+        spinning=settings.encoder_spinning, streams=settings.encoder_streams or usable_cores(),
     )
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def build_index(
@@ -162,7 +170,7 @@ def _on_workers(stack: ExitStack, settings: Settings, local: Embedder, given: Em
     embedder the caller gave."""
     from rag.embed.distributed import ray_embedder
 
-    load = partial(_same, given) if given is not None else partial(load_embedder, replace(settings, threads=1))
+    load = partial(_same, given) if given is not None else partial(load_embedder, replace(settings, threads=1, encoder_streams=1))
     where = settings.ray_address or f"a local Ray cluster of {settings.workers} workers on 127.0.0.1"
     say(f"embedding on {where}")
     return stack.enter_context(ray_embedder(local, load, settings.workers, settings.ray_address))
