@@ -6,6 +6,8 @@
     RAG_TRAIN_DIR=/tmp/rag-train-w python eval/variants.py full         # choose + calibrate, committed features
     POOLED=1 RAG_TRAIN_DIR=/tmp/rag-train-pooled python eval/variants.py extract   # tuning indexes in *-pooled folders
     RAG_TRAIN_DIR=/tmp/rag-train-pooled python eval/variants.py full
+    INT8_QUESTIONS=1 RAG_TRAIN_DIR=/tmp/rag-train-int8q python eval/variants.py extract   # questions in int8
+    RAG_TRAIN_DIR=/tmp/rag-train-int8q python eval/variants.py full
 
 `extract` is `eval/train_ranker.py extract` with two columns appended to every candidate's
 features: the best cosine of the question with the normalised sum of 2, and of 3, consecutive
@@ -72,6 +74,16 @@ def use_pooled() -> None:
     tr.Settings.from_env = classmethod(from_env)
 
 
+def use_int8_questions() -> None:
+    """Questions embedded by the int8 graph of the model over the same (float32) tuning indexes."""
+    original = tr.Settings.from_env.__func__
+
+    def from_env(cls, environ=None, **overrides):
+        return original(cls, environ=environ, question_backend="onnx-int8", **overrides)
+
+    tr.Settings.from_env = classmethod(from_env)
+
+
 def _columns(cols, load=tr.load) -> dict:
     data = load()
     out = {n: [{**r, "features": r["features"][:, cols]} for r in rows] for n, rows in data.items()}
@@ -110,6 +122,8 @@ def full() -> None:
 if __name__ == "__main__":
     if os.environ.get("POOLED"):
         use_pooled()
+    if os.environ.get("INT8_QUESTIONS"):
+        use_int8_questions()
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "extract":
         tr.candidate_features = with_windows
