@@ -307,8 +307,8 @@ class Settings:
     encoder_streams: int = 0
     """Model calls run at once, each from its own thread on the one encoder session, when many
     texts are embedded (a build; a question is one call either way). 0: one per CPU core this
-    process may use; 1: one call after another. On these 2 cores two streams embedded the
-    wiki-like folder's passages and sentences ~1.25x faster than one call at a time on two
+    process may use; 1: one call after another. On these 2 cores two streams built the
+    wiki-like folder 1.18x faster (the encoder alone 1.23x) than one call at a time on two
     encoder threads (docs/benchmarks.md): a small matrix split over two threads keeps them waiting
     on each other, two texts side by side do not. The ONNX backends only (torch batches instead)."""
     embedding_cache: bool = True
