@@ -174,8 +174,12 @@ def _depth(settings):
 
 
 def load() -> dict[str, list[dict]]:
+    """The extracted tuning sets; SciFact's rows scored by abstract (its judgements are per document)."""
     import pickle
-    return {p.stem: pickle.load(open(p, "rb")) for p in sorted(OUT.glob("*.pkl"))}
+    data = {p.stem: pickle.load(open(p, "rb")) for p in sorted(OUT.glob("*.pkl"))}
+    for row in data.get("scifact-train", []):
+        row["docs_level"] = True
+    return data
 
 
 # -- scoring a ranking ----------------------------------------------------------------------------
@@ -289,8 +293,6 @@ def held_out(data: dict, base: dict) -> dict[str, float]:
 
 def choose() -> dict:
     data = load()
-    for row in data.get("scifact-train", []):
-        row["docs_level"] = True
     print("| candidate | " + " | ".join(data) + " | mean |\n|---|" + "---|" * (len(data) + 1))
     results = []
     for p in GRID:
@@ -411,8 +413,6 @@ def calibrate(rows) -> tuple[float, dict]:
 
 def write() -> None:
     data = load()
-    for row in data.get("scifact-train", []):
-        row["docs_level"] = True
     chosen = json.loads((OUT / "choice.json").read_text())
     base = chosen["rrf"]
     ranker = None

@@ -8,6 +8,7 @@
     RAG_TRAIN_DIR=/tmp/rag-train-pooled python eval/variants.py full
     INT8_QUESTIONS=1 RAG_TRAIN_DIR=/tmp/rag-train-int8q python eval/variants.py extract   # questions in int8
     RAG_TRAIN_DIR=/tmp/rag-train-int8q python eval/variants.py full
+    RAG_TRAIN_DIR=/tmp/rag-train-int8q python eval/variants.py write /tmp/int8models  # its models, for rag eval --set
 
 `extract` is `eval/train_ranker.py extract` with two columns appended to every candidate's
 features: the best cosine of the question with the normalised sum of 2, and of 3, consecutive
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +32,8 @@ import train_ranker as tr  # noqa: E402
 
 from rag.search import features as F  # noqa: E402
 
-BASE = dict(dense_weight=0.5, lexical_weight=1.0, sentence_weight=0.5, rrf_k=20)
-"""The RRF the rule chose (docs/evaluation.md)."""
+BASE = json.loads((tr.MODELS / "ranker.json").read_text(encoding="utf-8"))["meta"]["rrf"]
+"""The RRF the rule chose, as the committed ranker records it."""
 BASE_COLUMNS = len(F.BASE_FEATURES)
 
 
@@ -60,36 +62,44 @@ def with_windows(query, corpus, lists, ids, terms=None) -> np.ndarray:
     return np.column_stack([rows, windows(query, corpus, ids)]).astype(np.float32)
 
 
-def use_pooled() -> None:
-    """Every tuning index in a '-pooled' folder (the seeds' in index/seeds-pooled), built with
+def _settings_rewritten(rewrite) -> None:
+    """Every `Settings.from_env` train_ranker makes (one per tuning index) passed through
+    `rewrite(overrides)` first."""
+    original = tr.Settings.from_env.__func__
+
+    def from_env(cls, environ=None, **overrides):
+        return original(cls, environ=environ, **rewrite(overrides))
+
+    tr.Settings.from_env = classmethod(from_env)
+
+
+def pooled(overrides: dict) -> dict:
+    """The tuning index in a '-pooled' folder (the seeds' in index/seeds-pooled), built with
     pooled sentence vectors."""
-    original = tr.Settings.from_env.__func__
-
-    def from_env(cls, environ=None, **overrides):
-        folder = Path(overrides["index_dir"])
-        overrides["index_dir"] = folder / "seeds-pooled" if folder == tr.ROOT / "index" else Path(f"{folder}-pooled")
-        overrides["sentence_vectors"] = "pooled"
-        return original(cls, environ=environ, **overrides)
-
-    tr.Settings.from_env = classmethod(from_env)
+    folder = Path(overrides["index_dir"])
+    moved = folder / "seeds-pooled" if folder == tr.ROOT / "index" else Path(f"{folder}-pooled")
+    return {**overrides, "index_dir": moved, "sentence_vectors": "pooled"}
 
 
-def use_int8_questions() -> None:
-    """Questions embedded by the int8 graph of the model over the same (float32) tuning indexes."""
-    original = tr.Settings.from_env.__func__
-
-    def from_env(cls, environ=None, **overrides):
-        return original(cls, environ=environ, question_backend="onnx-int8", **overrides)
-
-    tr.Settings.from_env = classmethod(from_env)
+def int8_questions(overrides: dict) -> dict:
+    """Questions embedded by the int8 graph of the model over the same (float32) tuning index."""
+    return {**overrides, "question_backend": "onnx-int8"}
 
 
 def _columns(cols, load=tr.load) -> dict:
-    data = load()
-    out = {n: [{**r, "features": r["features"][:, cols]} for r in rows] for n, rows in data.items()}
-    for row in out.get("scifact-train", []):
-        row["docs_level"] = True
-    return out
+    """The extracted tuning sets with only these feature columns."""
+    return {n: [{**r, "features": r["features"][:, cols]} for r in rows] for n, rows in load().items()}
+
+
+@contextmanager
+def committed_columns():
+    """train_ranker's own functions, run on the committed feature columns only (no windows)."""
+    loaded = tr.load
+    tr.load = lambda: _columns(list(range(BASE_COLUMNS)), loaded)
+    try:
+        yield
+    finally:
+        tr.load = loaded
 
 
 def compare_windows() -> None:
@@ -107,23 +117,29 @@ def compare_windows() -> None:
 def full() -> None:
     """`choose` (RRF grid, learned ranker) on the committed feature columns, then the abstainer's
     held-out rates at the target `calibrate` picks."""
-    loaded = tr.load
-    tr.load = lambda: _columns(list(range(BASE_COLUMNS)), loaded)
-    try:
+    with committed_columns():
         chosen = tr.choose()
         data = tr.load()
-    finally:
-        tr.load = loaded
     ranker = tr.fit(data, chosen["rrf"]) if chosen["learned"] else None
     target, held = tr.calibrate(tr.abstention_rows(data, chosen["rrf"], ranker))
     print("abstainer target", target, json.dumps(held[str(target)]))
 
 
+def write(folder: str) -> None:
+    """train_ranker's `write` on these features (after `full`, which records the choice), into
+    `folder` instead of rag/search/models/: models to try with `rag eval --set ranker=FOLDER/ranker.json
+    --set abstainer=FOLDER/abstain.json` (and the variant's own settings)."""
+    tr.MODELS = Path(folder)
+    tr.MODELS.mkdir(parents=True, exist_ok=True)
+    with committed_columns():
+        tr.write()
+
+
 if __name__ == "__main__":
     if os.environ.get("POOLED"):
-        use_pooled()
+        _settings_rewritten(pooled)
     if os.environ.get("INT8_QUESTIONS"):
-        use_int8_questions()
+        _settings_rewritten(int8_questions)
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "extract":
         tr.candidate_features = with_windows
@@ -132,5 +148,7 @@ if __name__ == "__main__":
         compare_windows()
     elif what == "full":
         full()
+    elif what == "write" and len(sys.argv) > 2:
+        write(sys.argv[2])
     else:
         raise SystemExit(__doc__)
