@@ -3,6 +3,7 @@ docs/evaluation.md; writes rag/search/models/ranker.json, ranker-passages.json (
 without sentence vectors) and abstain.json (byte for byte the same on the same indexes).
 
     python eval/train_ranker.py extract   # features of every candidate of every tuning question -> $RAG_TRAIN_DIR
+                                          # (questions as the defaults embed them; float32 ones in float32/)
     python eval/train_ranker.py choose    # RRF grid and the learned rankers, cross-validated and each set held out; prints the tables
     python eval/train_ranker.py write     # fits the chosen rankers and the abstainer on all tuning data
 
@@ -35,6 +36,9 @@ from rag.search.ranking import retrieve, sentence_passages  # noqa: E402
 from rag.search.rerank import MODELS, LinearModel  # noqa: E402
 
 OUT = Path(os.environ.get("RAG_TRAIN_DIR", "/tmp/rag-train"))
+FLOAT32 = "float32"
+"""OUT's folder of the features with questions embedded in float32 (what an index without
+sentence vectors answers with: `QuerySettings.question_backend`), for the passage ranker."""
 COVID = Path(os.environ.get("RAG_COVID", ROOT.parent / "shared/bench-data/covid-qa/200423_covidQA.json"))
 SCIFACT = Path(os.environ.get("RAG_SCIFACT", ROOT.parent / "shared/bench-data/scifact"))
 OFFTOPIC = ROOT / "eval" / "offtopic.jsonl"
@@ -139,33 +143,45 @@ def _doc_judge(index, relevant):
 
 
 def extract(*names) -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+    """Every candidate's features with questions embedded as the defaults do (int8 over these
+    sentence-vector indexes) into OUT, and embedded by the index's own float32 backend, as an index
+    without sentence vectors embeds them, into OUT/FLOAT32 (for the passage ranker)."""
+    from rag.index import Index
+
+    (OUT / FLOAT32).mkdir(parents=True, exist_ok=True)
     for name, index, questions in tuning_sets(names or ("seeds-v1", "covid-tuning", "scifact-train")):
-        settings = index.settings.query
-        rows = []
-        for qid, text, history, judge in questions:
-            query = index.query(text, "hybrid", history)
-            by_sentence = sentence_passages(query.vector, index.sentence_vectors, index.corpus.sentence_chunks,
-                                            DEPTH, None) if index.sentence_vectors is not None else None
-            lists = retrieve(query, index.corpus, _depth(settings), None, by_sentence)
-            ids = sorted(set(lists.dense) | set(lists.lexical) | set(lists.sentence))
-            terms = TermStats(index.corpus, query.terms)
-            features = candidate_features(query, index.corpus, lists, ids, terms)
-            ranks = np.array([[table.get(i, (DEPTH + 1,))[0] for table in (lists.dense, lists.lexical, lists.sentence)]
-                              for i in ids], dtype=np.int32)
-            docs = [s.chunk.source for s in index.chunks.chunks(ids)]
-            dense_scores = np.array([s for _, s in lists.dense.values()], dtype=np.float32)
-            rows.append(dict(id=qid, ids=np.array(ids), features=features, ranks=ranks, docs=docs,
-                             labels=None if judge is None else judge(ids),
-                             relevant=getattr(judge, "relevant", 1) if judge else 0,
-                             dense_scores=dense_scores, missing=terms.missing()))
-        levels = json.loads((OUT / "probes.json").read_text()) if (OUT / "probes.json").exists() else {}
-        levels[name] = index.probe_level()
-        (OUT / "probes.json").write_text(json.dumps(levels, sort_keys=True))
-        with open(OUT / f"{name}.pkl", "wb") as handle:
-            import pickle
-            pickle.dump(rows, handle)
-        print(f"{name}: {len(rows)} questions, {sum(len(r['ids']) for r in rows)} candidates", flush=True)
+        _extract(name, index, questions, OUT)
+        own = Index(index.build, index.settings.with_overrides(question_backend=""), index.embedder)
+        _extract(name, own, questions, OUT / FLOAT32)
+
+
+def _extract(name, index, questions, out: Path) -> None:
+    settings = index.settings.query
+    rows = []
+    for qid, text, history, judge in questions:
+        query = index.query(text, "hybrid", history)
+        by_sentence = sentence_passages(query.vector, index.sentence_vectors, index.corpus.sentence_chunks,
+                                        DEPTH, None) if index.sentence_vectors is not None else None
+        lists = retrieve(query, index.corpus, _depth(settings), None, by_sentence)
+        ids = sorted(set(lists.dense) | set(lists.lexical) | set(lists.sentence))
+        terms = TermStats(index.corpus, query.terms)
+        features = candidate_features(query, index.corpus, lists, ids, terms)
+        ranks = np.array([[table.get(i, (DEPTH + 1,))[0] for table in (lists.dense, lists.lexical, lists.sentence)]
+                          for i in ids], dtype=np.int32)
+        docs = [s.chunk.source for s in index.chunks.chunks(ids)]
+        dense_scores = np.array([s for _, s in lists.dense.values()], dtype=np.float32)
+        rows.append(dict(id=qid, ids=np.array(ids), features=features, ranks=ranks, docs=docs,
+                         labels=None if judge is None else judge(ids),
+                         relevant=getattr(judge, "relevant", 1) if judge else 0,
+                         dense_scores=dense_scores, missing=terms.missing()))
+    levels = json.loads((out / "probes.json").read_text()) if (out / "probes.json").exists() else {}
+    levels[name] = index.probe_level()
+    (out / "probes.json").write_text(json.dumps(levels, sort_keys=True))
+    with open(out / f"{name}.pkl", "wb") as handle:
+        import pickle
+        pickle.dump(rows, handle)
+    print(f"{name} ({index.question_embedder.identity['backend']} questions): {len(rows)} questions, "
+          f"{sum(len(r['ids']) for r in rows)} candidates", flush=True)
 
 
 def _depth(settings):
@@ -173,10 +189,11 @@ def _depth(settings):
     return replace(settings, candidates=DEPTH)
 
 
-def load() -> dict[str, list[dict]]:
-    """The extracted tuning sets; SciFact's rows scored by abstract (its judgements are per document)."""
+def load(folder: Path | None = None) -> dict[str, list[dict]]:
+    """The extracted tuning sets (of OUT, or of `folder`); SciFact's rows scored by abstract (its
+    judgements are per document)."""
     import pickle
-    data = {p.stem: pickle.load(open(p, "rb")) for p in sorted(OUT.glob("*.pkl"))}
+    data = {p.stem: pickle.load(open(p, "rb")) for p in sorted((folder or OUT).glob("*.pkl"))}
     for row in data.get("scifact-train", []):
         row["docs_level"] = True
     return data
@@ -313,7 +330,7 @@ def choose() -> dict:
           + f" | {np.mean(list(loso.values())):.4f} |")
     # Indexes without sentence vectors: the same fusion without its sentence list, against a
     # ranker trained on the passage stand-ins of the sentence features.
-    plain = without_sentences(data)
+    plain = without_sentences(load(OUT / FLOAT32))
     plain_mean, plain_per = mean_quality(plain, base)
     plain_cv, plain_cv_per = cross_validated(plain, base)
     print("| without sentence vectors: RRF | " + " | ".join(f"{plain_per[n]:.4f}" for n in data) + f" | {plain_mean:.4f} |")
@@ -423,7 +440,7 @@ def write() -> None:
                                    "rrf_mean": chosen["rrf_mean"], "trained_on": sorted(set(data) - NO_SENTENCES)})
         (MODELS / "ranker.json").write_text(ranker.to_json(), encoding="utf-8")
     if chosen.get("passages_learned"):
-        plain = fit(without_sentences(data), base)
+        plain = fit(without_sentences(load(OUT / FLOAT32)), base)
         plain = LinearModel("ranker-passages", FEATURES, plain.mean, plain.scale, plain.coef, plain.intercept,
                             meta={"rrf": base, "rerank_depth": RERANK, "cv_mean": chosen["passages_cv_mean"],
                                   "rrf_mean": chosen["passages_rrf_mean"], "trained_on": sorted(data),

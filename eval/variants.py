@@ -7,6 +7,7 @@
     POOLED=1 RAG_TRAIN_DIR=/tmp/rag-train-pooled python eval/variants.py extract   # tuning indexes in *-pooled folders
     RAG_TRAIN_DIR=/tmp/rag-train-pooled python eval/variants.py full
     INT8_QUESTIONS=1 RAG_TRAIN_DIR=/tmp/rag-train-int8q python eval/variants.py extract   # questions in int8
+        (the 2026-12-03 trial; the defaults since 2026-12-04, so train_ranker.py extract does the same)
     RAG_TRAIN_DIR=/tmp/rag-train-int8q python eval/variants.py full
     RAG_TRAIN_DIR=/tmp/rag-train-int8q python eval/variants.py write /tmp/int8models  # its models, for rag eval --set
 

@@ -243,11 +243,25 @@ class QuerySettings:
     searched fastest by one thread: extra threads wait on each other on a busy machine."""
     question_cache: int = 256
     """Question vectors kept per open index (least recently used dropped); 0 disables."""
-    question_backend: str = ""
-    """How questions are embedded: "" runs the index's own `backend`; another of BACKENDS runs the
-    same model that way for questions only (passages keep the index's vectors). "onnx-int8" over
-    an "onnx" index halves a question's encoder time; what it costs in quality is measured in
-    docs/evaluation.md."""
+    question_backend: str = "auto"
+    """How questions are embedded: "auto" (the default) runs the int8 graph of the model
+    ("onnx-int8") over an "onnx" index with sentence vectors and the index's own backend over any
+    other; "" always the index's own `backend`; another of BACKENDS runs the same model that way
+    for questions only (passages keep the index's vectors). An int8 question's encoder call takes
+    about half a float32 one's (`rag bench`, 2026-12-04: hybrid in-process p50 on the seeds 6.1
+    against 7.8 ms in `benchmarks/peers.py`, the encoder alone 2.9 ms); chosen by the tuning rule
+    with the ranker and abstainer retrained on int8 questions (5-fold CV 0.8109 against 0.8091,
+    each set held out 0.8123 against 0.8094). Without sentence vectors the passage ranker lost
+    0.58 points on the seeds held out with int8 questions, over the 0.5 limit, hence float32
+    there. docs/evaluation.md, "Questions embedded in int8"."""
+
+    def question_backend_for(self, backend: str, sentences: bool) -> str:
+        """The backend that embeds questions over an index built by `backend`, with (`sentences`)
+        or without sentence vectors."""
+        if self.question_backend == "auto":
+            return "onnx-int8" if backend == "onnx" and sentences else backend
+        return self.question_backend or backend
+
     milvus_consistency: str = "Strong"
     """Consistency of searches in a Milvus collection. "Strong": a search sees every write made
     before it, by any process (a re-index from another process included); "Bounded" (a server's
@@ -257,8 +271,8 @@ class QuerySettings:
     def validate(self) -> None:
         if self.mode not in MODES:
             raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
-        if self.question_backend and self.question_backend not in BACKENDS:
-            raise ConfigError(f"question_backend must be empty or one of {', '.join(BACKENDS)}, "
+        if self.question_backend not in ("", "auto", *BACKENDS):
+            raise ConfigError(f"question_backend must be auto, empty or one of {', '.join(BACKENDS)}, "
                               f"got {self.question_backend!r}")
         if not 1 <= self.k <= self.max_k:
             raise ConfigError(f"k must be between 1 and {self.max_k}, got {self.k}")

@@ -98,9 +98,9 @@ class Index:
         """What embeds questions: the index's own model, or that model run by the settings'
         `question_backend` (e.g. int8 for questions over float32 passages). A caller's own
         embedder is used as it is."""
-        backend = self.settings.query.question_backend
         built = self.manifest.data["model"]  # what the passages were embedded with
-        if not backend or backend == built.get("backend"):
+        backend = self.settings.query.question_backend_for(built.get("backend"), self.sentence_vectors is not None)
+        if backend == built.get("backend"):
             return self.embedder
         if self._embedder is not None:  # a caller's own embedder (a test's) stays as it is
             identity = getattr(self._embedder, "identity", {})
@@ -108,7 +108,11 @@ class Index:
                 return self._embedder
         with self._embedder_lock:
             if self._questions is None:
-                self._questions = load_embedder(replace(self.settings, index=replace(self.settings.index, backend=backend)))
+                if hasattr(self._embedder, "sibling"):  # shared by every index opened with it
+                    self._questions = self._embedder.sibling(backend)
+                else:
+                    self._questions = load_embedder(
+                        replace(self.settings, index=replace(self.settings.index, backend=backend)))
             return self._questions
 
     def documents(self) -> list[DocumentInfo]:

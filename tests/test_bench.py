@@ -105,6 +105,8 @@ def test_table_shows_the_peers_and_the_speed_up():
     table = format_table(Report(machine={}, settings={}, peers=peers))
     assert "rag_hybrid_spinning_encoder" in table and "hybrid_spinning_encoder 3.75x" in table
     assert "idle" not in table
+    peers["rag_http_hybrid"] = {"latency": {"p50_ms": 4.5, "p95_ms": 6.0}, "passages": 10}  # no recall of its own
+    assert "rag_http_hybrid" in format_table(Report(machine={}, settings={}, peers=peers))
     peers["speedup_vs_faster_peer_p50_after_pause"] = {"hybrid": 2.5}
     line = format_table(Report(machine={}, settings={}, peers=peers)).splitlines()[-1]
     assert line.startswith("the same, each after 0.2 s idle") and line.endswith("hybrid 2.5x")

@@ -119,3 +119,27 @@ def test_an_int8_index_from_the_per_tensor_scheme_is_stale():
     assert any("int8" in r for r in old.stale_reasons(settings))
     new = Manifest({**old.data, "model": {**old.data["model"], "quantization": INT8_SCHEME}})
     assert new.stale_reasons(settings) == []
+
+
+def test_an_int8_sibling_is_made_once_and_shared_by_every_index_opened_with_the_embedder(
+        onnx_embedder, encoder_cache, tmp_path):
+    from rag.config import Settings
+    from rag.index import Index, ensure_index
+
+    onnx_embedder.export_sibling("onnx-int8")
+    assert any(p.name.startswith("all-MiniLM-L6-v2-onnx-int8") for p in encoder_cache.iterdir())
+    assert onnx_embedder.sibling("onnx") is onnx_embedder
+    int8 = onnx_embedder.sibling("onnx-int8")
+    assert int8 is onnx_embedder.sibling("onnx-int8") and int8.identity["backend"] == "onnx-int8"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The river rose after three days of rain. The bridge was closed on Monday.")
+    settings = Settings.from_env(environ={}, docs_dir=docs, index_dir=tmp_path / "index", encoder_cache=encoder_cache)
+    index = ensure_index(settings, embedder=onnx_embedder)
+    assert index.manifest.data["model"]["backend"] == "onnx"
+    assert index.question_embedder is int8  # the default: int8 questions over float32 passages
+    assert Index(index.build, settings, onnx_embedder).question_embedder is int8
+    question = "When was the bridge closed?"
+    assert float(np.dot(onnx_embedder.embed([question])[0], int8.embed([question])[0])) > 0.97
+    own = Index(index.build, settings.with_overrides(question_backend=""), onnx_embedder)
+    assert own.question_embedder is onnx_embedder

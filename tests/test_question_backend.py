@@ -10,10 +10,49 @@ from rag.index import Index
 
 
 def test_an_unknown_question_backend_is_refused_with_the_choices():
-    with pytest.raises(ConfigError, match="question_backend must be empty or one of torch, onnx, onnx-int8"):
+    with pytest.raises(ConfigError, match="question_backend must be auto, empty or one of torch, onnx, onnx-int8"):
         QuerySettings(question_backend="int4").validate()
     QuerySettings(question_backend="").validate()
+    assert QuerySettings().question_backend == "auto"
     assert Settings.from_env(environ={"RAG_QUESTION_BACKEND": "onnx-int8"}).query.question_backend == "onnx-int8"
+
+
+def test_auto_embeds_questions_in_int8_only_over_float32_onnx_indexes_with_sentence_vectors():
+    auto = QuerySettings()
+    assert auto.question_backend_for("onnx", sentences=True) == "onnx-int8"
+    assert auto.question_backend_for("onnx", sentences=False) == "onnx"  # the passage ranker's kind
+    assert auto.question_backend_for("torch", sentences=True) == "torch"
+    assert auto.question_backend_for("onnx-int8", sentences=True) == "onnx-int8"
+    assert QuerySettings(question_backend="").question_backend_for("onnx", sentences=True) == "onnx"
+    assert QuerySettings(question_backend="onnx-int8").question_backend_for("onnx", sentences=False) == "onnx-int8"
+
+
+class _Exports:
+    """A test embedder that records which sibling graphs a build asks it to export."""
+
+    def __init__(self, inner):
+        self.inner, self.exported = inner, []
+
+    def export_sibling(self, backend):
+        self.exported.append(backend)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("overrides, exported", [
+    ({}, ["onnx-int8"]),  # so that the first question does not wait for the export
+    ({"question_backend": ""}, []),
+    ({"embed_sentences": False}, []),
+    ({"backend": "torch"}, []),
+])
+def test_a_build_exports_the_question_graph_when_questions_run_another_way(
+        tiny_settings, keyword_embedder, overrides, exported):
+    from rag.store.build import build_index
+
+    spy = _Exports(keyword_embedder)
+    build_index(tiny_settings.with_overrides(**overrides), embedder=spy)
+    assert spy.exported == exported
 
 
 def test_a_model_that_cannot_run_so_is_a_clear_error_not_a_silent_fallback(tiny_settings, keyword_embedder):

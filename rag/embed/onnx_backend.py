@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
@@ -91,8 +92,12 @@ def ensure_exported(resolved: ResolvedModel, backend: str, cache_dir: Path) -> P
     staging.mkdir(parents=True)
     try:
         log.warning("exporting %s to ONNX (%s) once, into %s", resolved.name, backend, folder)
-        _export(source, staging / "plain.onnx")
-        fused = _fuse(source, staging / "plain.onnx", staging / "fp32.onnx")
+        float32 = export_folder(resolved, "onnx", cache_dir) / MODEL_FILE
+        if backend == "onnx-int8" and float32.is_file():
+            fused = float32  # the same fused graph an export would make (no torch needed)
+        else:
+            _export(source, staging / "plain.onnx")
+            fused = _fuse(source, staging / "plain.onnx", staging / "fp32.onnx")
         if backend == "onnx-int8":
             import onnx
             from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -210,6 +215,11 @@ class OnnxEmbedder:
             )
         max_seq, self.dimension = _model_config(source)
         path = ensure_exported(resolved, backend, cache_dir)
+        self._made = dict(model=model, cache_dir=cache_dir, batch_size=batch_size, threads=threads,
+                          spinning=spinning, streams=streams)
+        self._resolved = resolved
+        self._siblings: dict[str, OnnxEmbedder] = {}
+        self._siblings_lock = threading.Lock()
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads
@@ -250,6 +260,21 @@ class OnnxEmbedder:
         }
         if backend == "onnx-int8":
             self.identity["quantization"] = INT8_SCHEME
+
+    def export_sibling(self, backend: str) -> None:
+        """Export the same model for `backend` into this one's cache, if it is not there yet
+        (a build does, so that the first question does not wait for it)."""
+        ensure_exported(self._resolved, backend, self._made["cache_dir"])
+
+    def sibling(self, backend: str) -> "OnnxEmbedder":
+        """The same model run by another ONNX backend (int8 questions over float32 passages),
+        made once per embedder and kept: every index opened with this embedder shares it."""
+        if backend == self.identity["backend"]:
+            return self
+        with self._siblings_lock:
+            if backend not in self._siblings:
+                self._siblings[backend] = OnnxEmbedder(backend=backend, **self._made)
+            return self._siblings[backend]
 
     def embed(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Unit-norm float32 vectors, one row per text (batched by token length to limit padding)."""

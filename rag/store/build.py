@@ -149,6 +149,7 @@ def build_index(
             mark = time.perf_counter()
             embedder = load_embedder(settings)
             timings["model_load"] = time.perf_counter() - mark
+        _export_question_encoder(settings, embedder)
 
         with ExitStack() as stack:
             if settings.workers or settings.ray_address:
@@ -162,6 +163,14 @@ def build_index(
             finally:
                 if cache is not None:
                     cache.close()
+
+
+def _export_question_encoder(settings: Settings, embedder: Embedder) -> None:
+    """Export the graph questions will be embedded with, when it differs from the passages' (int8
+    questions, `QuerySettings.question_backend`), so that the first question does not wait for it."""
+    backend = settings.query.question_backend_for(settings.index.backend, settings.index.embed_sentences)
+    if backend != settings.index.backend and hasattr(embedder, "export_sibling"):
+        embedder.export_sibling(backend)
 
 
 def _on_workers(stack: ExitStack, settings: Settings, local: Embedder, given: Embedder | None, say) -> Embedder:
