@@ -58,9 +58,17 @@ def _spec(spec: str, common: dict) -> tuple[Path, dict]:
     path, _, sets = spec.partition("@")
     overrides = dict(common)
     for item in filter(None, sets.split(",")):
-        key, _, value = item.partition("=")
-        overrides[key] = value
+        overrides.update(_setting(item))
     return Path(path).resolve(), overrides
+
+
+def _setting(item: str) -> dict:
+    """KEY=VALUE as a setting: the value read as JSON (1, true, "x") where it is JSON, else the string."""
+    key, _, value = item.partition("=")
+    try:
+        return {key: json.loads(value)}
+    except json.JSONDecodeError:
+        return {key: value}
 
 
 def run_child(checkout: Path, overrides: dict, docs: Path, index_dir: Path, encoders: Path, what: str) -> dict:
@@ -86,11 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     overrides = {}
     for item in args.set:
-        key, _, value = item.partition("=")
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[key] = value
+        overrides.update(_setting(item))
     checkouts = [str(c) for c in args.checkouts]  # PATH, or PATH@key=value,key=value: settings for that one
     runs: dict[str, list[dict]] = {c: [] for c in checkouts}
     with tempfile.TemporaryDirectory(prefix="rag-build-timing-") as scratch:

@@ -7,6 +7,10 @@ without sentence vectors) and abstain.json (byte for byte the same on the same i
     python eval/train_ranker.py choose    # RRF grid and the learned rankers, cross-validated and each set held out; prints the tables
     python eval/train_ranker.py write     # fits the chosen rankers and the abstainer on all tuning data
 
+With RAG_TRAIN_BACKEND=onnx-int8 (and another RAG_TRAIN_DIR) the same three steps run on int8 twins
+of the tuning indexes ("-int8" folders, built if missing) and write ranker-int8.json and
+abstain-int8.json: the models an index built with `backend = "onnx-int8"` reads.
+
 Tuning sets: eval/questions.jsonl over seeds/ (index/), the COVID-QA tuning half with
 eval/covid-unanswerable.jsonl's tuning questions (index/squad-200423_covidQA-tuning), and the
 SciFact train slice (index/beir-scifact); all three indexes built with
@@ -33,9 +37,16 @@ from rag.search.features import (  # noqa: E402
     query_features, with_stand_ins,
 )
 from rag.search.ranking import retrieve, sentence_passages  # noqa: E402
-from rag.search.rerank import MODELS, LinearModel  # noqa: E402
+from rag.search.rerank import BACKEND_MODELS, MODELS, LinearModel  # noqa: E402
 
 OUT = Path(os.environ.get("RAG_TRAIN_DIR", "/tmp/rag-train"))
+BACKEND = os.environ.get("RAG_TRAIN_BACKEND", "")
+""""": the tuning indexes as the defaults build them; "onnx-int8": their int8 twins, in folders
+named like them plus "-int8" (the seeds' in index/seeds-int8), for the models an int8 index
+reads (`ranker-int8.json`, `abstain-int8.json`: `rag.search.rerank.for_backend`)."""
+if BACKEND not in ("", *BACKEND_MODELS):
+    raise SystemExit(f"RAG_TRAIN_BACKEND must be empty or one of {', '.join(BACKEND_MODELS)}")
+SUFFIX = BACKEND_MODELS.get(BACKEND, "")
 FLOAT32 = "float32"
 """OUT's folder of the features with questions embedded in float32 (what an index without
 sentence vectors answers with: `QuerySettings.question_backend`), for the passage ranker."""
@@ -86,7 +97,7 @@ def _tuning_sets(names):
     from rag.evaluate.squad import load_squad
     from rag.store.build import load_embedder
 
-    embedder = load_embedder(Settings())
+    embedder = load_embedder(_settings(index_dir=ROOT / "index"))
     if "seeds-v1" in names:
         yield from _seeds(embedder, eval_settings, open_question_index, load_questions, source_reader)
     if "covid-tuning" in names:
@@ -95,9 +106,16 @@ def _tuning_sets(names):
         yield from _scifact(embedder, eval_settings, open_beir_index, load_beir, slice_beir)
 
 
+def _settings(index_dir: Path, **overrides) -> Settings:
+    """A tuning index's settings: the defaults', or (BACKEND) its twin's."""
+    if BACKEND:
+        twin = index_dir / "seeds" if index_dir == ROOT / "index" else index_dir
+        overrides.update(backend=BACKEND, index_dir=Path(f"{twin}{SUFFIX}"))
+    return Settings.from_env(environ={}, **{"index_dir": index_dir, **overrides})
+
+
 def _seeds(embedder, eval_settings, open_question_index, load_questions, source_reader):
-    seeds = open_question_index(eval_settings(Settings.from_env(environ={}, index_dir=ROOT / "index"), 10),
-                                embedder=embedder)
+    seeds = open_question_index(eval_settings(_settings(ROOT / "index"), 10), embedder=embedder)
     ours = load_questions(ROOT / "eval" / "questions.jsonl", source_reader(seeds))
     yield "seeds-v1", seeds, [(q.id, q.question, q.history, _span_judge(seeds, q.answers)) for q in ours]
 
@@ -106,16 +124,16 @@ def _covid(embedder, eval_settings, open_beir_index, load_questions, load_squad)
     covid = load_squad(COVID, "tuning")
     extra = [q for q in load_questions(ROOT / "eval" / "covid-unanswerable.jsonl", lambda s: "")
              if q.split == "tuning"]
-    index = open_beir_index(eval_settings(Settings.from_env(
-        environ={}, index_dir=ROOT / "index" / "squad-200423_covidQA-tuning"), 10), covid, embedder)
+    index = open_beir_index(eval_settings(_settings(ROOT / "index" / "squad-200423_covidQA-tuning"), 10),
+                            covid, embedder)
     yield "covid-tuning", index, [(q.id, q.question, q.history, _span_judge(index, q.answers))
                                   for q in covid.questions + extra]
 
 
 def _scifact(embedder, eval_settings, open_beir_index, load_beir, slice_beir):
     scifact = slice_beir(load_beir(SCIFACT, "train"))
-    index = open_beir_index(eval_settings(Settings.from_env(
-        environ={}, index_dir=ROOT / "index" / "beir-scifact", embed_sentences=True), 300), scifact, embedder)
+    index = open_beir_index(eval_settings(_settings(ROOT / "index" / "beir-scifact", embed_sentences=True), 300),
+                            scifact, embedder)
     yield "scifact-train", index, [(q, text, (), _doc_judge(index, scifact.qrels[q]))
                                    for q, text in scifact.queries.items()]
 
@@ -435,11 +453,11 @@ def write() -> None:
     ranker = None
     if chosen["learned"]:
         ranker = fit(data, base)
-        ranker = LinearModel("ranker", FEATURES, ranker.mean, ranker.scale, ranker.coef, ranker.intercept,
+        ranker = LinearModel(f"ranker{SUFFIX}", FEATURES, ranker.mean, ranker.scale, ranker.coef, ranker.intercept,
                              meta={"rrf": base, "rerank_depth": RERANK, "cv_mean": chosen["cv_mean"],
                                    "rrf_mean": chosen["rrf_mean"], "trained_on": sorted(set(data) - NO_SENTENCES)})
-        (MODELS / "ranker.json").write_text(ranker.to_json(), encoding="utf-8")
-    if chosen.get("passages_learned"):
+        (MODELS / f"ranker{SUFFIX}.json").write_text(ranker.to_json(), encoding="utf-8")
+    if chosen.get("passages_learned") and not SUFFIX:  # an index without sentence vectors is float32
         plain = fit(without_sentences(load(OUT / FLOAT32)), base)
         plain = LinearModel("ranker-passages", FEATURES, plain.mean, plain.scale, plain.coef, plain.intercept,
                             meta={"rrf": base, "rerank_depth": RERANK, "cv_mean": chosen["passages_cv_mean"],
@@ -451,10 +469,10 @@ def write() -> None:
     target, held_out = calibrate(rows)
     abstainer = fit_abstainer(rows, target)
     report = abstention_rates(abstainer, rows)
-    abstainer = LinearModel("abstain", QUERY_FEATURES, abstainer.mean, abstainer.scale, abstainer.coef,
+    abstainer = LinearModel(f"abstain{SUFFIX}", QUERY_FEATURES, abstainer.mean, abstainer.scale, abstainer.coef,
                             abstainer.intercept, abstainer.threshold,
                             meta={"tuning": report, "target": target, "held_out": held_out})
-    (MODELS / "abstain.json").write_text(abstainer.to_json(), encoding="utf-8")
+    (MODELS / f"abstain{SUFFIX}.json").write_text(abstainer.to_json(), encoding="utf-8")
     print("held out, per target tried:", json.dumps(held_out, indent=1))
     print(f"target {target}; on the tuning sets:", json.dumps(report, indent=1))
     print("coefficients:", dict(zip(QUERY_FEATURES, np.round(abstainer.coef, 3))))

@@ -96,7 +96,7 @@ def _columns(cols, load=tr.load) -> dict:
 def committed_columns():
     """train_ranker's own functions, run on the committed feature columns only (no windows)."""
     loaded = tr.load
-    tr.load = lambda: _columns(list(range(BASE_COLUMNS)), loaded)
+    tr.load = lambda folder=None: _columns(list(range(BASE_COLUMNS)), lambda: loaded(folder))
     try:
         yield
     finally:

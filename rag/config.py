@@ -97,11 +97,14 @@ class IndexSettings:
     """How the model runs: "torch" (sentence-transformers), "onnx" (the same model exported once,
     offline, to ONNX Runtime with fused kernels: the same vectors within float tolerance, several
     times faster on CPU, no torch import to answer), or "onnx-int8" (that graph with int8 weights,
-    one scale per output channel: a question in ~60% of fp32's time, builds ~1.8x faster).
-    int8 is not the default: embedded one text per call, as builds now do, it lost 1.6 points of
-    nDCG@10 on our question set (hybrid and dense), over the 1-point limit set for it (SciFact:
-    within it). Part of the index's identity: vectors from different backends are not mixed.
-    See docs/benchmarks.md."""
+    one scale per output channel, one text per call: the 1.3 MB folder of benchmarks/wiki_folder.py
+    builds 2.5x faster than "onnx" one call at a time, 47.9 against 119.6 s). An int8 index
+    reads a ranker and abstainer fitted on int8 tuning indexes (`rerank.for_backend`); with them
+    the tuning rule lost at most 0.43 points on any tuning set (issue 13's limit 0.5), but on the
+    seeds' test set R@1 fell 3.7 and R@5 2.5 points, so float32 stays the default and int8 is
+    the option for a folder that takes too long to embed. Part of the index's identity: vectors
+    from different backends are not mixed. See docs/evaluation.md ("An int8 index") and
+    docs/benchmarks.md."""
 
     dense_index: str = "auto"
     """The FAISS index of passage vectors, as a factory string ("Flat" exact; "HNSW32", "IVF1024,Flat"

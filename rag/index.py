@@ -26,7 +26,7 @@ from rag.search.followup import HISTORY_WEIGHT, contextualize, helps
 from rag.store.probes import PROBES, probe_level
 from rag.search.query import Corpus, Query, check_k, clean_history, clean_question
 from rag.search.ranking import merge_overlapping, rank, sentence_cosines, sentence_passages
-from rag.search.rerank import load_model
+from rag.search.rerank import for_backend, load_model
 from rag.store import manifest
 from rag.store.build import SENTENCE_VECTORS, build_index, load_embedder
 from rag.store.chunkstore import ChunkStore, DocumentInfo
@@ -69,10 +69,13 @@ class Index:
         # The learned ranker reads sentence cosines; an index built without sentence vectors
         # gets the one trained on their passage stand-ins, and the cosine threshold (the
         # abstainer was calibrated on sentence signals).
+        # An int8 index has its own ranker and abstainer (`rerank.for_backend`); without sentence
+        # vectors none was fitted, and the passage ranker is the float32 one.
         sentences = self.sentence_vectors is not None
-        chosen = query.ranker if sentences else query.passage_ranker
+        backend = self.manifest.data["model"].get("backend")
+        chosen = for_backend(query.ranker, backend) if sentences else query.passage_ranker
         self.ranker = load_model(chosen, FEATURES) if chosen else None
-        self.abstainer = (load_model(query.abstainer, QUERY_FEATURES)
+        self.abstainer = (load_model(for_backend(query.abstainer, backend), QUERY_FEATURES)
                           if query.abstainer and self.ranker is not None and sentences else None)
         self._embedder = embedder
         self._questions = question_embedder

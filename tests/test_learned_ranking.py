@@ -152,3 +152,28 @@ def test_the_passage_ranker_shares_the_fusion_and_knows_its_stand_ins():
     # a sentence column and its passage stand-in carry the same weight: they are the same values
     for target, source in stand_ins.items():
         assert plain.coef[FEATURES.index(target)] == pytest.approx(plain.coef[FEATURES.index(source)], abs=1e-5)
+
+
+def test_an_int8_index_reads_the_models_fitted_on_int8_tuning_indexes(tiny_settings, keyword_embedder):
+    from rag.index import open_index
+    from rag.search.rerank import MODELS, for_backend
+    from rag.store.build import build_index
+    from tests.conftest import KeywordEmbedder
+
+    assert for_backend("ranker", "onnx-int8") == "ranker-int8" and for_backend("abstain", "onnx-int8") == "abstain-int8"
+    assert for_backend("ranker", "onnx") == "ranker" and for_backend("ranker", None) == "ranker"
+    assert for_backend("ranker-passages", "onnx-int8") == "ranker-passages"  # none fitted: the float32 one
+    assert for_backend("my-ranker.json", "onnx-int8") == "my-ranker.json" and for_backend("", "onnx-int8") == ""
+    int8 = KeywordEmbedder(["apple", "banana", "cherry", "river", "mountain", "train"])
+    from rag.embed.onnx_backend import INT8_SCHEME
+
+    int8.identity = {**keyword_embedder.identity, "backend": "onnx-int8", "quantization": INT8_SCHEME}
+    settings = tiny_settings.with_overrides(backend="onnx-int8")
+    build_index(settings, embedder=int8)
+    index = open_index(settings=settings, embedder=int8)
+    assert index.ranker.name == "ranker-int8" and index.abstainer.name == "abstain-int8"
+    assert index.ranker.meta["rrf"] == load_model("ranker", FEATURES).meta["rrf"]  # the same fusion under it
+    assert index.ask("banana", k=2).passages[0].source == "fruit.txt"
+    own = open_index(settings=settings.with_overrides(ranker="ranker", abstainer=str(MODELS / "abstain.json")),
+                     embedder=int8)
+    assert own.abstainer.name == "abstain"  # a path is used as given

@@ -19,6 +19,18 @@ import numpy as np
 from rag.errors import ConfigError
 
 MODELS = Path(__file__).resolve().parent / "models"
+BACKEND_MODELS = {"onnx-int8": "-int8"}
+"""Backends whose indexes have models of their own, fitted on tuning indexes built that way: the
+suffix of their file names (`ranker-int8.json`, `abstain-int8.json`)."""
+
+
+def for_backend(name: str, backend: str | None) -> str:
+    """The committed model `name` fitted to indexes embedded by `backend` when there is one
+    ("ranker" -> "ranker-int8" for an int8 index), else `name` itself; a path is used as given."""
+    suffix = BACKEND_MODELS.get(backend or "")
+    if not name or not suffix or name.endswith(".json") or not (MODELS / f"{name}{suffix}.json").is_file():
+        return name
+    return f"{name}{suffix}"
 
 
 @dataclass(frozen=True)
