@@ -68,9 +68,8 @@ class Index:
         self.corpus = Corpus(self.chunks, self.store, self.lexical, self.sentence_vectors)
         # The learned ranker reads sentence cosines; an index built without sentence vectors
         # gets the one trained on their passage stand-ins, and the cosine threshold (the
-        # abstainer was calibrated on sentence signals).
-        # An int8 index has its own ranker and abstainer (`rerank.for_backend`); without sentence
-        # vectors none was fitted, and the passage ranker is the float32 one.
+        # abstainer was calibrated on sentence signals). An int8 index has a ranker and
+        # abstainer of its own (`rerank.for_backend`); its passage ranker is the float32 one.
         sentences = self.sentence_vectors is not None
         backend = self.manifest.data["model"].get("backend")
         chosen = for_backend(query.ranker, backend) if sentences else query.passage_ranker
