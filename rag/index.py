@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +19,6 @@ import numpy as np
 from rag.config import MODES, Settings
 from rag.embed.embedder import Embedder
 from rag.errors import IndexCorruptError, IndexMissingError, QueryError, StaleIndexError
-from rag.ingest.documents import folder_signature
 from rag.search.answer import Answer, build_answer
 from rag.search.features import FEATURES, QUERY_FEATURES, TermStats
 from rag.search.followup import HISTORY_WEIGHT, contextualize, helps
@@ -30,11 +29,12 @@ from rag.search.rerank import for_backend, load_model
 from rag.store import manifest
 from rag.store.build import SENTENCE_VECTORS, build_index, load_embedder
 from rag.store.chunkstore import ChunkStore, DocumentInfo
+from rag.store.freshness import Freshness
 from rag.store.lexical import LexicalIndex
 from rag.store.vectors import open_store
 
-FRESHNESS_INTERVAL = 2.0
-"""Seconds between checks that the documents on disk still match the index."""
+
+log = logging.getLogger(__name__)
 
 
 class Index:
@@ -79,7 +79,7 @@ class Index:
         self._embedder = embedder
         self._questions = question_embedder
         self._embedder_lock = threading.Lock()
-        self._freshness = _Freshness(self.manifest) if check_freshness else None
+        self._freshness = Freshness(self.manifest) if check_freshness else None
         self._question_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._probe: float | None = None
         self._probe_lock = threading.Lock()
@@ -108,14 +108,26 @@ class Index:
             identity = getattr(self._embedder, "identity", {})
             if (identity.get("backend"), identity.get("name")) != (built.get("backend"), built.get("name")):
                 return self._embedder
-        with self._embedder_lock:
-            if self._questions is None:
-                if hasattr(self._embedder, "sibling"):  # shared by every index opened with it
-                    self._questions = self._embedder.sibling(backend)
-                else:
-                    self._questions = load_embedder(
-                        replace(self.settings, index=replace(self.settings.index, backend=backend)))
-            return self._questions
+        try:
+            with self._embedder_lock:
+                if self._questions is None:
+                    if hasattr(self._embedder, "sibling"):  # shared by every index opened with it
+                        self._questions = self._embedder.sibling(backend)
+                    else:
+                        self._questions = load_embedder(
+                            replace(self.settings, index=replace(self.settings.index, backend=backend)))
+                return self._questions
+        except OSError as exc:
+            if self.settings.query.question_backend != "auto":
+                raise  # asked for by name: an error, not a quiet fallback
+            # An index built before "auto" has no int8 export beside it, and its encoder cache
+            # may not be writable (a read-only deployment): answer with its own model instead.
+            log.warning("cannot make the %s question encoder (%s); questions use the index's own %s model",
+                        backend, exc, built.get("backend"))
+            own = self.embedder
+            with self._embedder_lock:
+                self._questions = own
+            return own
 
     def documents(self) -> list[DocumentInfo]:
         return list(self.chunks.documents)
@@ -333,43 +345,6 @@ class Index:
         self.chunks.close()
         if hasattr(self.store, "close"):
             self.store.close()
-
-
-class _Freshness:
-    """Notices, cheaply, when the documents on disk stop matching the index."""
-
-    def __init__(self, built: manifest.Manifest):
-        self._manifest = built
-        self._docs_dir = built.docs_dir
-        self._lock = threading.Lock()
-        self._checked_at = 0.0
-        self._signature = self._stat()
-
-    def _stat(self) -> tuple | None:
-        folder = self._docs_dir
-        if folder is None or not folder.is_dir():
-            return None
-        return folder_signature(folder)
-
-    def check(self) -> None:
-        """Raise StaleIndexError when a document changed since the index was built."""
-        if self._docs_dir is None:
-            return
-        with self._lock:
-            now = time.monotonic()
-            if now - self._checked_at < FRESHNESS_INTERVAL:
-                return
-            self._checked_at = now
-            signature = self._stat()
-            if signature == self._signature and signature is not None:
-                return
-            reasons = manifest.compare_fingerprints(self._manifest.fingerprint, self._docs_dir)
-            if reasons:
-                self._checked_at = 0.0  # keep refusing until rebuilt
-                raise StaleIndexError(
-                    "the index is stale (" + "; ".join(reasons[:5]) + "): rebuild with `rag index`"
-                )
-            self._signature = signature
 
 
 def _sentence_vectors(build: Path, built: manifest.Manifest, sentences: int) -> np.ndarray | None:

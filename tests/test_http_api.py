@@ -145,9 +145,7 @@ def test_unknown_endpoints_and_methods_are_json_errors(client):
 
 
 def test_a_stale_index_is_a_503_that_says_to_rebuild(client, tiny_docs, monkeypatch):
-    import rag.index
-
-    monkeypatch.setattr(rag.index, "FRESHNESS_INTERVAL", 0.0)
+    monkeypatch.setattr("rag.store.freshness.FRESHNESS_INTERVAL", 0.0)
     (tiny_docs / "fruit.txt").write_text("Changed.\n", encoding="utf-8")
     assert "rag index" in error_of(client.post("/api/ask", json={"question": "apple"}), 503)
 

@@ -49,7 +49,7 @@ def test_changed_document_makes_index_stale(tiny_settings, keyword_embedder, mon
     build_index(tiny_settings, embedder=keyword_embedder)
     index = open_index(settings=tiny_settings, embedder=keyword_embedder)
     (tiny_settings.docs_dir / "fruit.txt").write_text("Only cherries now.\n", encoding="utf-8")
-    monkeypatch.setattr("rag.index.FRESHNESS_INTERVAL", 0.0)
+    monkeypatch.setattr("rag.store.freshness.FRESHNESS_INTERVAL", 0.0)
     with pytest.raises(StaleIndexError, match="fruit.txt changed"):
         index.ask("banana")
     with pytest.raises(StaleIndexError, match="rag index"):

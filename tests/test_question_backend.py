@@ -83,3 +83,26 @@ def test_int8_questions_over_float32_passages(seed_index, embedder, tmp_path):
     assert answer.answered and answer.passages[0].source == seed_index.ask(question).passages[0].source
     again = index.reopen(check_freshness=False)
     assert again.question_embedder is questions  # a hot swap keeps the loaded question encoder
+
+
+def test_auto_falls_back_to_the_index_model_when_the_int8_graph_cannot_be_written(
+        tiny_settings, keyword_embedder, caplog):
+    from rag.index import ensure_index
+    from tests.conftest import KeywordEmbedder
+
+    class ReadOnlyCache(KeywordEmbedder):
+        """A float32 ONNX model whose encoder cache cannot take the int8 export (an index built
+        before int8 questions, served read-only)."""
+
+        def sibling(self, backend):
+            raise PermissionError(13, "Permission denied", "/srv/index/encoders")
+
+    own = ReadOnlyCache(["apple", "banana", "cherry", "river", "mountain", "train"])
+    own.identity = {**keyword_embedder.identity, "backend": "onnx"}
+    index = ensure_index(tiny_settings, embedder=own)
+    with caplog.at_level("WARNING", logger="rag.index"):
+        assert index.question_embedder is own and index.ask("banana").passages
+    assert "cannot make the onnx-int8 question encoder" in caplog.text and "Permission denied" in caplog.text
+    named = Index(index.build, tiny_settings.with_overrides(question_backend="onnx-int8"), own)
+    with pytest.raises(PermissionError):  # asked for by name: an error, not a fallback
+        named.question_embedder
